@@ -1,0 +1,29 @@
+# The README's two commands: `make demo` (the main job on the embedded defaults)
+# and `make test` (the whole suite). Both install what they need on a bare machine.
+SHELL := /bin/bash
+UV := $(shell command -v uv 2>/dev/null || echo "$(HOME)/.local/bin/uv")
+
+.PHONY: setup demo test lint typecheck unit bench postgres-binaries
+
+setup:
+	@command -v uv >/dev/null 2>&1 || python3 -m pip install --quiet uv
+	uv sync --frozen
+
+postgres-binaries:
+	@bash scripts/ensure-postgres.sh
+
+demo: setup
+	@bash scripts/demo.sh
+
+lint: setup
+	uv run ruff check .
+	uv run ruff format --check .
+
+typecheck: setup
+	uv run mypy
+
+test: setup postgres-binaries lint typecheck
+	uv run pytest
+
+bench: setup
+	uv run python -m bench

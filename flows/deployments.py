@@ -1,0 +1,41 @@
+"""Deployments for ``wfmon up``: one per workflow, on its interval or cron schedule."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from prefect.deployments.runner import EntrypointType, RunnerDeployment
+
+from flows.workflow import monitor_workflow, run_tags
+from wfmon.config import Config
+
+
+def workflow_deployments(
+    config: Config, *, config_path: Path, environment: str | None = None
+) -> list[RunnerDeployment]:
+    """A deployment per workflow, named after it, tagged like its runs."""
+    env = environment or config.default_environment
+    deployments = []
+    for spec in config.workflows:
+        deployments.append(
+            monitor_workflow.to_deployment(
+                name=spec.name,
+                interval=(
+                    timedelta(seconds=spec.schedule.interval)
+                    if spec.schedule.interval is not None
+                    else None
+                ),
+                cron=spec.schedule.cron,
+                parameters={
+                    "workflow": spec.name,
+                    "environment": env,
+                    "config_path": str(config_path),
+                },
+                tags=run_tags(spec, env),
+                description=spec.description or None,
+                # Resolved through the installed package, whatever the working directory.
+                entrypoint_type=EntrypointType.MODULE_PATH,
+            )
+        )
+    return deployments

@@ -1,0 +1,153 @@
+"""The flow behind every monitored workflow run: steps in order, then record and report.
+
+Orchestration only: which task runs when. Probing, judging and storing live in ``tasks/``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+import httpx
+from prefect import flow, tags
+from prefect.context import get_run_context
+
+from store import RunRecord
+from tasks.record import store_run
+from tasks.report import publish_report
+from tasks.steps import run_step
+from tasks.verdict import judge_run
+from wfmon.config import WorkflowSpec
+from wfmon.config.cache import cached_config
+from wfmon.results import ErrorType, RunStatus, StepResult
+from wfmon.secrets import Redactor
+from wfmon.settings import Settings
+from wfmon.tracing import configure_tracing, trace_id_of, tracer
+
+# Served deployments run flows in fresh processes: the provider must exist before
+# Prefect opens its flow span there, or our spans would lose their parent.
+configure_tracing()
+
+
+def run_tags(spec: WorkflowSpec, environment: str) -> list[str]:
+    """The tags a run carries in Prefect: workflow, priority, environment, and the user's."""
+    return [
+        f"workflow:{spec.name}",
+        f"priority:{spec.priority.value}",
+        f"env:{environment}",
+        *spec.tags,
+    ]
+
+
+async def walk_steps(
+    *,
+    client: httpx.AsyncClient,
+    spec: WorkflowSpec,
+    base_url: str,
+    environment: str,
+    redact: Redactor,
+    results: list[StepResult],
+) -> None:
+    """Run the steps in order; after a failure only ``always_run`` steps still run."""
+    variables: dict[str, str] = {}
+    failed = False
+    for step in spec.steps:
+        if failed and not step.always_run:
+            continue
+        outcome = await run_step(
+            step.name,
+            client=client,
+            step=step,
+            base_url=base_url,
+            variables=variables,
+            redact=redact,
+            workflow=spec.name,
+            environment=environment,
+        )
+        results.append(outcome.result)
+        variables.update(outcome.variables)
+        failed = failed or outcome.result.status is RunStatus.FAILED
+
+
+def _timed_out(spec: WorkflowSpec, done: Sequence[StepResult]) -> StepResult:
+    # The step that was cut off: the first one not yet recorded.
+    pending = next((s for s in spec.steps if s.name not in {r.name for r in done}), None)
+    return StepResult(
+        name=pending.name if pending else "(workflow)",
+        status=RunStatus.FAILED,
+        error_type=ErrorType.TIMEOUT,
+        error_message=f"workflow timed out after {spec.timeout:g} s",
+    )
+
+
+@flow(
+    name="monitor-workflow",
+    flow_run_name="{workflow}",
+    description="Run one monitored workflow's steps, record the run and report it.",
+    persist_result=False,
+)
+async def monitor_workflow(
+    workflow: str, environment: str | None = None, config_path: str | None = None
+) -> RunRecord:
+    """One run of ``workflow`` against ``environment`` (default: the config's)."""
+    config = cached_config(config_path)
+    spec = config.workflow(workflow)
+    env = config.environments[environment or config.default_environment]
+    redact = Redactor(config.secrets)
+    flow_run_id = str(get_run_context().flow_run.id)  # type: ignore[union-attr]
+
+    started_at = datetime.now(UTC)
+    results: list[StepResult] = []
+    with tracer().start_as_current_span(
+        f"workflow {spec.name}",
+        attributes={
+            "wfmon.workflow": spec.name,
+            "wfmon.environment": env.name,
+            "wfmon.priority": spec.priority.value,
+        },
+    ) as span:
+        # One client per run: cookies carry from step to step, connections are reused.
+        async with httpx.AsyncClient(follow_redirects=True) as client:
+            try:
+                async with asyncio.timeout(spec.timeout):
+                    await walk_steps(
+                        client=client,
+                        spec=spec,
+                        base_url=env.base_url,
+                        environment=env.name,
+                        redact=redact,
+                        results=results,
+                    )
+            except TimeoutError:
+                results.append(_timed_out(spec, results))
+        result = judge_run(
+            spec=spec,
+            environment=env.name,
+            steps=results,
+            started_at=started_at,
+            finished_at=datetime.now(UTC),
+            flow_run_id=flow_run_id,
+            trace_id=trace_id_of(span),
+        )
+        span.set_attribute("wfmon.status", result.status.value)
+        if result.error_type is not None:
+            span.set_attribute("error.type", result.error_type.value)
+
+    record = await store_run(result, database_url=Settings().database_url)
+    await publish_report(result)
+    return record
+
+
+async def run_workflows(
+    names: Sequence[str], *, environment: str | None, config_path: str | None
+) -> list[RunRecord]:
+    """Run several workflows at once, each as its own tagged flow run."""
+    config = cached_config(config_path)
+    env = environment or config.default_environment
+
+    async def one(name: str) -> RunRecord:
+        with tags(*run_tags(config.workflow(name), env)):
+            return await monitor_workflow(name, env, config_path)
+
+    return list(await asyncio.gather(*(one(name) for name in names)))

@@ -1,0 +1,65 @@
+"""Engines for SQLite (the default) and PostgreSQL, and where the database URL comes from."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import URL, make_url
+
+DEFAULT_DATABASE_URL = "sqlite:///./wfmon.db"
+
+# Concurrent writers (several flow runs, the API, `wfmon db upgrade`) wait this long for
+# SQLite's write lock before giving up, instead of failing at once with "database is locked".
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def database_url_from_env() -> str:
+    """The database URL from ``WFMON_DATABASE_URL``, else ``DEFAULT_DATABASE_URL``."""
+    return os.environ.get("WFMON_DATABASE_URL") or DEFAULT_DATABASE_URL
+
+
+def _normalise(url: str) -> URL:
+    parsed = make_url(url)
+    # Bare postgresql:// means psycopg2 to SQLAlchemy, which we do not ship; users copy
+    # URLs from hosting dashboards, so accept them and use psycopg 3.
+    if parsed.drivername in ("postgres", "postgresql"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed
+
+
+def create_engine_for(url: str) -> Engine:
+    """An engine for ``url``: SQLite tuned for concurrent writers, or PostgreSQL via psycopg."""
+    parsed = _normalise(url)
+    engine = create_engine(parsed, pool_pre_ping=True)
+    if parsed.get_backend_name() == "sqlite":
+        _configure_sqlite(engine)
+    return engine
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Take transaction control away from the sqlite3 module, which would otherwise
+        # BEGIN lazily on the first write and never on reads (see below).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            # WAL lets readers (the API) work while a run is being written.
+            cursor.execute("PRAGMA journal_mode=WAL")
+            # SQLite ignores foreign keys (and so ON DELETE CASCADE) unless asked, per connection.
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+            # Safe with WAL (a crash may lose the last commit, never corrupt the file).
+            cursor.execute("PRAGMA synchronous=NORMAL")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        # IMMEDIATE takes the write lock up front, where busy_timeout applies. A deferred
+        # transaction that reads and then writes fails at once with SQLITE_BUSY if another
+        # writer committed in between (read-modify-write, e.g. circuit breakers), and the
+        # busy handler is not consulted. Writes are milliseconds, so readers barely wait.
+        connection.exec_driver_sql("BEGIN IMMEDIATE")

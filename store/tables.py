@@ -1,0 +1,127 @@
+"""The SQLModel tables: one ``XBase`` of shared columns, one ``X(table=True)`` per table.
+
+Every table of the store lives here so ``SQLModel.metadata`` (what Alembic compares the
+migrations against) is complete once this module is imported. Later concerns (circuit
+breakers, alerts, the notification outbox, hourly rollups) add their tables below, each in
+its own section, and their queries in their own module beside ``runs.py``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, CheckConstraint, DateTime, Dialect, Index, String, Text
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+# Deterministic constraint names: Alembic can only drop or alter a constraint it can name,
+# and SQLite batch migrations need names to rebuild tables.
+SQLModel.metadata.naming_convention = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp that goes in and comes out as an aware UTC ``datetime`` on every backend."""
+
+    # TIMESTAMP WITH TIME ZONE on PostgreSQL; SQLite has no zone, so it stores naive UTC text.
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Refuse naive values (their zone is a guess); store the UTC instant."""
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"naive datetime {value!r}: pass an aware (UTC) datetime")
+        value = value.astimezone(UTC)
+        # SQLite would write the offset into the text and break lexical ordering of mixed
+        # zones; all values are UTC, so store them without it.
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Give back an aware UTC value whatever the backend or session time zone."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+# --- runs and their steps ------------------------------------------------------------------
+
+
+class RunBase(SQLModel):
+    """What a workflow run records (SPEC §4); enums are stored as their string values."""
+
+    workflow: str = Field(sa_type=String(200))
+    environment: str = Field(sa_type=String(100))
+    priority: str = Field(sa_type=String(16))
+    status: str = Field(sa_type=String(16))
+    started_at: datetime = Field(sa_type=UTCDateTime)
+    finished_at: datetime = Field(sa_type=UTCDateTime)
+    duration_ms: float
+    # 0 is legitimate: a run skipped by an open circuit breaker sent no request.
+    attempts: int
+    error_type: str | None = Field(default=None, sa_type=String(16))
+    error_message: str | None = Field(default=None, sa_type=Text)
+    failed_step: str | None = Field(default=None, sa_type=Text)
+    flow_run_id: str | None = Field(default=None, sa_type=String(64))
+    trace_id: str | None = Field(default=None, sa_type=String(64))
+
+
+class Run(RunBase, table=True):
+    """One workflow run; its id is ours (generated before insert) so callers can link to it."""
+
+    __tablename__ = "runs"
+    __table_args__ = (
+        # "runs of workflow W since T" (per-workflow metrics, consecutive failures, RATE rules).
+        Index("ix_runs_workflow_started_at", "workflow", "started_at"),
+        # "runs since T" (summary metrics, executions list, retention).
+        Index("ix_runs_started_at", "started_at"),
+        CheckConstraint("duration_ms >= 0", name="duration_ms_not_negative"),
+        CheckConstraint("attempts >= 0", name="attempts_not_negative"),
+    )
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+
+
+class RunStepBase(SQLModel):
+    """What one step of a run records; ``conditions`` holds ``{condition, display, success}``."""
+
+    position: int
+    name: str = Field(sa_type=Text)
+    status: str = Field(sa_type=String(16))
+    http_status: int | None = None
+    duration_ms: float
+    attempts: int
+    error_type: str | None = Field(default=None, sa_type=String(16))
+    error_message: str | None = Field(default=None, sa_type=Text)
+    # Always read and written whole with the step, never queried into: JSON, not a table.
+    conditions: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSON)
+
+
+class RunStep(RunStepBase, table=True):
+    """One step of a run, in order; deleted with its run."""
+
+    __tablename__ = "step_results"
+    __table_args__ = (
+        # A step's place in its run is unique, and this is how steps are read back.
+        Index("ix_step_results_run_id_position", "run_id", "position", unique=True),
+        CheckConstraint("position >= 0", name="position_not_negative"),
+        CheckConstraint("duration_ms >= 0", name="duration_ms_not_negative"),
+        CheckConstraint("attempts >= 0", name="attempts_not_negative"),
+        CheckConstraint(
+            "http_status IS NULL OR (http_status >= 100 AND http_status <= 599)",
+            name="http_status_valid",
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: uuid.UUID = Field(foreign_key="runs.id", ondelete="CASCADE")

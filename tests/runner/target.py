@@ -1,0 +1,70 @@
+"""A small target application for runner tests: login with a cookie, echo, slow, failing."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any
+
+from litestar import Litestar, Request, Response, get, post
+
+
+@dataclass
+class TargetLog:
+    """What the target saw, so tests can assert on requests received."""
+
+    requests: list[tuple[str, str]] = field(default_factory=list)
+
+
+def create_target(log: TargetLog) -> Litestar:
+    """The target app; ``log`` records every request's method and path."""
+
+    async def record(request: Request[Any, Any, Any]) -> None:
+        log.requests.append((request.method, request.url.path))
+
+    @post("/login", status_code=200)
+    async def login(data: dict[str, Any]) -> Response[dict[str, Any]]:
+        if data.get("password") != "hunter2":
+            return Response({"error": "bad credentials"}, status_code=401)
+        response = Response({"token": "t-123", "user": {"id": 7, "roles": ["a", "b"]}})
+        response.set_cookie("session", "s-456")
+        return response
+
+    @get("/me")
+    async def me(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
+        if request.cookies.get("session") != "s-456":
+            return Response({"error": "no session"}, status_code=401)
+        if request.headers.get("authorization") != "Bearer t-123":
+            return Response({"error": "no token"}, status_code=403)
+        return Response({"id": 7, "email": "demo@example.com"})
+
+    @post("/logout", status_code=204)
+    async def logout() -> None:
+        return None
+
+    @get("/slow")
+    async def slow(ms: int) -> dict[str, int]:
+        await asyncio.sleep(ms / 1000)  # simulated server latency, not a test wait
+        return {"slept": ms}
+
+    @get("/status/{code:int}")
+    async def status(code: int) -> Response[dict[str, int]]:
+        return Response({"code": code}, status_code=code)
+
+    @post("/echo", status_code=200)
+    async def echo(request: Request[Any, Any, Any]) -> dict[str, Any]:
+        return {
+            "headers": dict(request.headers),
+            "query": dict(request.query_params),
+            "path": request.url.path,
+            "body": (await request.body()).decode(),
+        }
+
+    @get("/echo/{tail:str}")
+    async def echo_path(tail: str) -> dict[str, str]:
+        return {"tail": tail}
+
+    return Litestar(
+        route_handlers=[login, me, logout, slow, status, echo, echo_path],
+        before_request=record,
+    )

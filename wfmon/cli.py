@@ -1,0 +1,169 @@
+"""The ``wfmon`` command line (SPEC §3).
+
+Exit codes: 0 success (all runs passed or degraded), 1 a run failed or was skipped,
+2 bad configuration or bad usage.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from wfmon.config import Config, ConfigError, load_config, resolve_config_path
+from wfmon.settings import Settings
+
+app = typer.Typer(
+    name="wfmon",
+    help="Synthetic workflow monitor: scripted user journeys on Prefect.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+ConfigOption = Annotated[
+    str | None,
+    typer.Option("--config", "-c", help="wfmon.yaml or a folder of *.yaml (default: WFMON_CONFIG, ./wfmon.yaml)"),
+]
+
+out = Console()
+err = Console(stderr=True)
+
+
+def _load(config: str | None) -> tuple[Config, Path]:
+    path = resolve_config_path(config)
+    try:
+        return load_config(path), path.resolve()
+    except ConfigError as error:
+        for issue in error.issues:
+            err.print(str(issue), markup=False, highlight=False)
+        err.print(f"{len(error.issues)} error(s) in {path}", style="red")
+        raise typer.Exit(2) from None
+
+
+def _prepare_database(settings: Settings) -> None:
+    """The embedded SQLite default is migrated by itself; others by ``wfmon db upgrade``."""
+    if settings.embedded_database:
+        from store import upgrade
+
+        upgrade(settings.database_url)
+
+
+@app.command()
+def validate(config: ConfigOption = None) -> None:
+    """Check the config and print every error."""
+    loaded, path = _load(config)
+    out.print(
+        f"{path}: valid ({len(loaded.workflows)} workflow(s), "
+        f"{len(loaded.environments)} environment(s))",
+        highlight=False,
+    )
+
+
+@app.command()
+def run(
+    config: ConfigOption = None,
+    workflow: Annotated[
+        list[str] | None, typer.Option("--workflow", "-w", help="Run only these (repeatable).")
+    ] = None,
+    env: Annotated[str | None, typer.Option("--env", help="Environment to run against.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the run records as JSON.")] = False,
+) -> None:
+    """Run the selected workflows once, record them and print the results."""
+    loaded, path = _load(config)
+    known = [spec.name for spec in loaded.workflows]
+    names = workflow or known
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        err.print(f"unknown workflow(s): {', '.join(unknown)} (known: {', '.join(known)})")
+        raise typer.Exit(2)
+    if env is not None and env not in loaded.environments:
+        err.print(f"unknown environment {env!r} (known: {', '.join(loaded.environments)})")
+        raise typer.Exit(2)
+    settings = Settings()
+    _prepare_database(settings)
+
+    from flows.workflow import run_workflows
+    from store import run_record_json
+    from wfmon.results import RunStatus
+
+    records = asyncio.run(run_workflows(names, environment=env, config_path=str(path)))
+    if as_json:
+        print(json.dumps([run_record_json(record) for record in records], indent=2))  # noqa: T201
+    else:
+        _print_table(records)
+    bad = {RunStatus.FAILED, RunStatus.SKIPPED}
+    raise typer.Exit(1 if any(record.result.status in bad for record in records) else 0)
+
+
+def _print_table(records: list[object]) -> None:
+    from store import RunRecord
+
+    table = Table(title="wfmon run")
+    for column in ("workflow", "env", "status", "ms", "attempts", "failed step", "error"):
+        table.add_column(column)
+    colours = {"passed": "green", "degraded": "yellow", "failed": "red", "skipped": "magenta"}
+    for record in records:
+        assert isinstance(record, RunRecord)
+        result = record.result
+        table.add_row(
+            result.workflow,
+            result.environment,
+            f"[{colours[result.status.value]}]{result.status.value}[/]",
+            f"{result.duration_ms:.0f}",
+            str(result.attempts),
+            result.failed_step or "",
+            (f"{result.error_type}: " if result.error_type else "") + (result.error_message or ""),
+        )
+    out.print(table)
+
+
+@app.command()
+def up(
+    config: ConfigOption = None,
+    env: Annotated[str | None, typer.Option("--env", help="Environment to monitor.")] = None,
+) -> None:
+    """Serve every workflow on its schedule through Prefect until Ctrl-C."""
+    loaded, path = _load(config)
+    settings = Settings()
+    _prepare_database(settings)
+
+    from prefect import serve
+
+    from flows.deployments import workflow_deployments
+    from wfmon.prefect_server import local_prefect_server
+
+    deployments = workflow_deployments(loaded, config_path=path, environment=env)
+    if os.environ.get("PREFECT_API_URL"):
+        serve(*deployments)
+        return
+    with local_prefect_server() as api_url:
+        os.environ["PREFECT_API_URL"] = api_url
+        err.print(f"Prefect UI: {api_url.removesuffix('/api')}", highlight=False)
+        from prefect.settings import PREFECT_API_URL, temporary_settings
+
+        with temporary_settings({PREFECT_API_URL: api_url}):
+            serve(*deployments)
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply database migrations (Alembic) to WFMON_DATABASE_URL."""
+    from store import current_revision, upgrade
+
+    url = Settings().database_url
+    upgrade(url)
+    out.print(f"database at revision {current_revision(url)}", highlight=False)
+
+
+def main() -> None:
+    """Entry point: run the app, turning our expected errors into clean exits."""
+    sys.exit(app())
