@@ -8,8 +8,9 @@ from typing import Annotated, Any
 import msgspec
 from litestar import Controller, Request, Response, delete, get, post
 from litestar.datastructures import Cookie
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
 from litestar.exceptions import ClientException, NotAuthorizedException, NotFoundException
+from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_200_OK
 
 from demo.faults import EXEMPT_OPT, FaultInjector
@@ -21,6 +22,11 @@ SESSION_COOKIE = "shop_session"
 Quantity = Annotated[int, msgspec.Meta(ge=1, le=99)]
 LatencyMs = Annotated[int, msgspec.Meta(ge=0, le=120_000)]
 FailureRate = Annotated[float, msgspec.Meta(ge=0.0, le=1.0)]
+
+# Dependencies by name, provided by create_app (shop, faults) and SIGNED_IN (session).
+ShopDep = NamedDependency[Shop]
+SessionDep = NamedDependency[Session]
+FaultsDep = NamedDependency[FaultInjector]
 
 
 # ---- request and response bodies -------------------------------------------------------------
@@ -133,7 +139,7 @@ class FaultsOut:
 # ---- dependencies ----------------------------------------------------------------------------
 
 
-def find_session(request: Request[Any, Any, Any], shop: Shop) -> Session | None:
+def find_session(request: Request[Any, Any, Any], shop: ShopDep) -> Session | None:
     """The session named by a ``Bearer`` token or, failing that, the session cookie."""
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() == "bearer" and token.strip():
@@ -143,7 +149,7 @@ def find_session(request: Request[Any, Any, Any], shop: Shop) -> Session | None:
     return shop.session_by_id(cookie) if cookie else None
 
 
-def require_session(request: Request[Any, Any, Any], shop: Shop) -> Session:
+def require_session(request: Request[Any, Any, Any], shop: ShopDep) -> Session:
     """The caller's session; 401 when there is none."""
     session = find_session(request, shop)
     if session is None:
@@ -175,7 +181,7 @@ class AuthController(Controller):
     path = "/api/auth"
 
     @post("/login", status_code=HTTP_200_OK)
-    async def login(self, data: Credentials, shop: Shop) -> Response[dict[str, str]]:
+    async def login(self, data: JSONBody[Credentials], shop: ShopDep) -> Response[dict[str, str]]:
         """A bearer token in the body and the same session as a cookie."""
         session = shop.sign_in(email=data.email, password=data.password)
         if session is None:
@@ -183,8 +189,10 @@ class AuthController(Controller):
         cookie = Cookie(key=SESSION_COOKIE, value=session.id, httponly=True, samesite="lax")
         return Response({"token": session.token}, cookies=[cookie])
 
-    @post("/logout", status_code=HTTP_200_OK, sync_to_thread=False)
-    def logout(self, request: Request[Any, Any, Any], shop: Shop) -> Response[dict[str, str]]:
+    @post("/logout", status_code=HTTP_200_OK)
+    async def logout(
+        self, request: Request[Any, Any, Any], shop: ShopDep
+    ) -> Response[dict[str, str]]:
         """End the caller's session; succeeds without one so cleanup steps never fail."""
         session = find_session(request, shop)
         if session is not None:
@@ -201,7 +209,7 @@ class ProfileController(Controller):
     dependencies = SIGNED_IN
 
     @get()
-    async def me(self, session: Session) -> dict[str, str]:
+    async def me(self, session: SessionDep) -> dict[str, str]:
         """Who the token or cookie belongs to."""
         return {"email": session.email}
 
@@ -212,12 +220,12 @@ class ProductController(Controller):
     path = "/api/products"
 
     @get()
-    async def list_products(self, shop: Shop) -> dict[str, tuple[ProductOut, ...]]:
+    async def list_products(self, shop: ShopDep) -> dict[str, tuple[ProductOut, ...]]:
         """Every product."""
         return {"items": tuple(ProductOut.of(product) for product in shop.catalog)}
 
     @get("/{product_id:str}")
-    async def get_product(self, product_id: str, shop: Shop) -> ProductOut:
+    async def get_product(self, product_id: FromPath[str], shop: ShopDep) -> ProductOut:
         """One product; 404 if the id is unknown."""
         try:
             return ProductOut.of(shop.product(product_id))
@@ -232,12 +240,14 @@ class CartController(Controller):
     dependencies = SIGNED_IN
 
     @get()
-    async def get_cart(self, shop: Shop, session: Session) -> CartOut:
+    async def get_cart(self, shop: ShopDep, session: SessionDep) -> CartOut:
         """What is in the cart."""
         return CartOut.of(shop.cart(session))
 
     @post("/items")
-    async def add_item(self, data: CartItemIn, shop: Shop, session: Session) -> CartOut:
+    async def add_item(
+        self, data: JSONBody[CartItemIn], shop: ShopDep, session: SessionDep
+    ) -> CartOut:
         """Add a product; 404 if it does not exist. Answers the whole cart."""
         try:
             shop.add_to_cart(session, product_id=data.product_id, quantity=data.quantity)
@@ -253,7 +263,7 @@ class CheckoutController(Controller):
     dependencies = SIGNED_IN
 
     @post()
-    async def checkout(self, shop: Shop, session: Session) -> dict[str, str | float]:
+    async def checkout(self, shop: ShopDep, session: SessionDep) -> dict[str, str | float]:
         """Place the order and empty the cart; 400 if the cart is empty."""
         try:
             order = shop.checkout(session)
@@ -269,12 +279,12 @@ class FaultController(Controller):
     opt = {EXEMPT_OPT: True}  # control must keep working while the shop is failing
 
     @get()
-    async def get_faults(self, faults: FaultInjector) -> FaultsOut:
+    async def get_faults(self, faults: FaultsDep) -> FaultsOut:
         """The faults in force."""
         return FaultsOut.of(faults)
 
     @post(status_code=HTTP_200_OK)
-    async def set_faults(self, data: FaultsIn, faults: FaultInjector) -> FaultsOut:
+    async def set_faults(self, data: JSONBody[FaultsIn], faults: FaultsDep) -> FaultsOut:
         """Change the shop-wide faults (and per-path ones when ``paths`` is given)."""
         paths = None
         if data.paths is not None:
@@ -283,7 +293,7 @@ class FaultController(Controller):
         return FaultsOut.of(faults)
 
     @delete(status_code=HTTP_200_OK)
-    async def reset_faults(self, faults: FaultInjector) -> FaultsOut:
+    async def reset_faults(self, faults: FaultsDep) -> FaultsOut:
         """Back to the faults the shop was started with."""
         faults.reset()
         return FaultsOut.of(faults)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from typing import cast
 
-from prefect.deployments.runner import EntrypointType, RunnerDeployment
+from prefect.deployments.runner import RunnerDeployment
+from prefect.types.entrypoint import EntrypointType
 
 from flows.workflow import monitor_workflow, run_tags
 from wfmon.config import Config
@@ -18,7 +20,9 @@ def workflow_deployments(
     env = environment or config.default_environment
     deployments = []
     for spec in config.workflows:
-        deployments.append(
+        # Called from sync code, Prefect's dispatching ``to_deployment`` returns the value.
+        deployment = cast(
+            RunnerDeployment,
             monitor_workflow.to_deployment(
                 name=spec.name,
                 interval=(
@@ -36,6 +40,7 @@ def workflow_deployments(
                 description=spec.description or None,
                 # Resolved through the installed package, whatever the working directory.
                 entrypoint_type=EntrypointType.MODULE_PATH,
-            )
+            ),
         )
+        deployments.append(deployment)
     return deployments

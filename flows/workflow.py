@@ -6,6 +6,7 @@ Orchestration only: which task runs when. Probing, judging and storing live in `
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
@@ -13,11 +14,13 @@ import httpx
 from prefect import flow, tags
 from prefect.context import get_run_context
 
-from store import RunRecord
-from tasks.record import store_run
+from store import DatabaseBreakerStore, RunRecord
+from tasks.breaker import Admission
+from tasks.gate import admit_run, settle_run
+from tasks.record import engine_for, store_run
 from tasks.report import publish_report
 from tasks.steps import run_step
-from tasks.verdict import judge_run
+from tasks.verdict import judge_run, skipped_run
 from wfmon.config import WorkflowSpec
 from wfmon.config.cache import cached_config
 from wfmon.results import ErrorType, RunStatus, StepResult
@@ -28,6 +31,8 @@ from wfmon.tracing import configure_tracing, trace_id_of, tracer
 # Served deployments run flows in fresh processes: the provider must exist before
 # Prefect opens its flow span there, or our spans would lose their parent.
 configure_tracing()
+# httpx logs every request URL at INFO: noise in run logs, and a URL may carry a secret.
+logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 def run_tags(spec: WorkflowSpec, environment: str) -> list[str]:
@@ -64,6 +69,7 @@ async def walk_steps(
             redact=redact,
             workflow=spec.name,
             environment=environment,
+            retry=spec.retry,
         )
         results.append(outcome.result)
         variables.update(outcome.variables)
@@ -96,8 +102,25 @@ async def monitor_workflow(
     env = config.environments[environment or config.default_environment]
     redact = Redactor(config.secrets)
     flow_run_id = str(get_run_context().flow_run.id)  # type: ignore[union-attr]
+    database_url = Settings().database_url
+    breakers = DatabaseBreakerStore(engine_for(database_url))
 
     started_at = datetime.now(UTC)
+    admission = await admit_run(
+        breakers, workflow=spec.name, environment=env.name, profile=spec.retry
+    )
+    if admission is Admission.REJECTED:
+        # Fail fast: no request, no retry, but still a recorded (skipped) run.
+        skipped = skipped_run(
+            spec=spec,
+            environment=env.name,
+            started_at=started_at,
+            finished_at=datetime.now(UTC),
+            flow_run_id=flow_run_id,
+        )
+        record = await store_run(skipped, database_url=database_url)
+        await publish_report(skipped)
+        return record
     results: list[StepResult] = []
     with tracer().start_as_current_span(
         f"workflow {spec.name}",
@@ -134,7 +157,14 @@ async def monitor_workflow(
         if result.error_type is not None:
             span.set_attribute("error.type", result.error_type.value)
 
-    record = await store_run(result, database_url=Settings().database_url)
+    await settle_run(
+        breakers,
+        workflow=spec.name,
+        environment=env.name,
+        profile=spec.retry,
+        success=result.status is not RunStatus.FAILED,
+    )
+    record = await store_run(result, database_url=database_url)
     await publish_report(result)
     return record
 

@@ -7,10 +7,9 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import Engine, func
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from store.sessions import session_for
 from store.tables import Run, RunStep
@@ -36,15 +35,16 @@ def record_run(engine: Engine, *, result: RunResult) -> uuid.UUID:
     """Store a run and all its steps in one transaction; returns the new run's id."""
     _require_aware(result.started_at, "started_at")
     _require_aware(result.finished_at, "finished_at")
-    run = _run_row(result)
-    steps = [_step_row(run.id, position, step) for position, step in enumerate(result.steps)]
+    run_id = uuid.uuid4()
+    run = _run_row(run_id, result)
+    steps = [_step_row(run_id, position, step) for position, step in enumerate(result.steps)]
     with session_for(engine) as session:
         session.add(run)
         # The steps reference the run: make sure its INSERT goes first.
         session.flush()
         session.add_all(steps)
         session.commit()
-    return run.id
+    return run_id
 
 
 def get_run(engine: Engine, *, run_id: uuid.UUID) -> RunRecord | None:
@@ -69,9 +69,9 @@ def list_runs(
         raise ValueError(f"limit must be at least 1, got {limit}")
     query = select(Run)
     if workflow is not None:
-        query = query.where(Run.workflow == workflow)
+        query = query.where(col(Run.workflow) == workflow)
     if status is not None:
-        query = query.where(Run.status == RunStatus(status).value)
+        query = query.where(col(Run.status) == RunStatus(status).value)
     if since is not None:
         _require_aware(since, "since")
         query = query.where(col(Run.started_at) >= since)
@@ -97,9 +97,9 @@ def _require_aware(value: datetime, name: str) -> None:
         raise ValueError(f"{name} must be an aware datetime (UTC), got naive {value!r}")
 
 
-def _run_row(result: RunResult) -> Run:
+def _run_row(run_id: uuid.UUID, result: RunResult) -> Run:
     return Run(
-        id=uuid.uuid4(),
+        id=run_id,
         workflow=result.workflow,
         environment=result.environment,
         priority=Priority(result.priority).value,
@@ -108,7 +108,7 @@ def _run_row(result: RunResult) -> Run:
         finished_at=result.finished_at,
         duration_ms=result.duration_ms,
         attempts=result.attempts,
-        error_type=_enum_value(ErrorType, result.error_type),
+        error_type=None if result.error_type is None else ErrorType(result.error_type).value,
         error_message=result.error_message,
         failed_step=result.failed_step,
         flow_run_id=result.flow_run_id,
@@ -125,7 +125,7 @@ def _step_row(run_id: uuid.UUID, position: int, step: StepResult) -> RunStep:
         http_status=step.http_status,
         duration_ms=step.duration_ms,
         attempts=step.attempts,
-        error_type=_enum_value(ErrorType, step.error_type),
+        error_type=None if step.error_type is None else ErrorType(step.error_type).value,
         error_message=step.error_message,
         conditions=[
             {"condition": c.condition, "display": c.display, "success": c.success}
@@ -134,11 +134,7 @@ def _step_row(run_id: uuid.UUID, position: int, step: StepResult) -> RunStep:
     )
 
 
-def _enum_value(enum: type[ErrorType], value: ErrorType | None) -> str | None:
-    return None if value is None else enum(value).value
-
-
-def _records(session: Any, runs: Sequence[Run]) -> list[RunRecord]:
+def _records(session: Session, runs: Sequence[Run]) -> list[RunRecord]:
     if not runs:
         return []
     # One query for the steps of every run on the page, not one per run.

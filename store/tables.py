@@ -125,3 +125,31 @@ class RunStep(RunStepBase, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     run_id: uuid.UUID = Field(foreign_key="runs.id", ondelete="CASCADE")
+
+
+# --- circuit breakers ----------------------------------------------------------------------
+
+
+class CircuitBreakerBase(SQLModel):
+    """One breaker's state as ``tasks.breaker.Breaker`` holds it; the state is its string value."""
+
+    state: str = Field(sa_type=String(16))
+    consecutive_failures: int
+    opened_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    probe_started_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # When the breaker last changed, for `wfmon breaker list`; the state machine never reads it.
+    updated_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class CircuitBreaker(CircuitBreakerBase, table=True):
+    """The one breaker per key (``workflow@environment``) every process and worker shares."""
+
+    __tablename__ = "circuit_breakers"
+    __table_args__ = (
+        CheckConstraint("state IN ('CLOSED', 'OPEN', 'HALF_OPEN')", name="state_valid"),
+        CheckConstraint("consecutive_failures >= 0", name="consecutive_failures_not_negative"),
+    )
+
+    # Text, not String(n): library callers key breakers by any name, and a length limit
+    # that only PostgreSQL enforces would fail there alone.
+    key: str = Field(primary_key=True, sa_type=Text)

@@ -91,7 +91,7 @@ def classify_exception(exc: BaseException) -> ErrorType:
 
 
 def parse_retry_after(value: str | None, *, now: datetime) -> float | None:
-    """A ``Retry-After`` header (seconds or HTTP date) as milliseconds from ``now``; None if unusable.
+    """A ``Retry-After`` value (seconds or HTTP date) in ms from ``now``; None if unusable.
 
     Negative seconds and dates in the past give 0 (retry now); garbage gives None, so the
     caller falls back to its own backoff.
@@ -113,7 +113,7 @@ def parse_retry_after(value: str | None, *, now: datetime) -> float | None:
 
 
 def requested_delay_ms(exc: BaseException, *, now: datetime) -> float | None:
-    """The delay a failure asked for: a ``retry_after_ms`` attribute, else an HTTP ``Retry-After``."""
+    """The delay a failure asked for: its ``retry_after_ms``, else its ``Retry-After`` header."""
     explicit = getattr(exc, "retry_after_ms", None)
     if isinstance(explicit, int | float) and not isinstance(explicit, bool):
         return max(0.0, float(explicit))

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 
 from tasks.classify import classify_exception, classify_status
-from wfmon.config.conditions import Condition
+from wfmon.config.conditions import Condition, SubjectKind
 from wfmon.config.specs import StepSpec
 from wfmon.config.templates import MissingVariable, render_tree
 from wfmon.results import ConditionResult, ErrorType, RunStatus, StepResult
@@ -40,7 +40,8 @@ class ProbeResponse:
 
     def header(self, name: str) -> str | None:
         """A response header, case-insensitive."""
-        return self._response.headers.get(name)
+        value: str | None = self._response.headers.get(name)
+        return value
 
     @property
     def text(self) -> str:
@@ -89,23 +90,13 @@ def build_request(
     )
 
 
+_IMPLICIT = Condition(IMPLICIT_STATUS_CHECK, environ={})
+
+
 def _conditions_of(step: StepSpec) -> tuple[Condition, ...]:
-    if any(condition.subject_name == "status" for condition in step.assertions):
+    if any(condition.subject.kind is SubjectKind.STATUS for condition in step.assertions):
         return step.assertions
-    return (implicit_status_condition(), *step.assertions)
-
-
-_implicit: Condition | None = None
-
-
-def implicit_status_condition() -> Condition:
-    """The ``status < 400`` check added to steps that assert nothing about status."""
-    global _implicit
-    if _implicit is None:
-        from wfmon.config.conditions import parse_condition
-
-        _implicit = parse_condition(IMPLICIT_STATUS_CHECK)
-    return _implicit
+    return (_IMPLICIT, *step.assertions)
 
 
 async def probe(
@@ -135,8 +126,7 @@ async def probe(
 
     seen = ProbeResponse(response, response_time_ms=elapsed_ms)
     results = tuple(
-        _redacted(condition.evaluate(seen, variables), redact)
-        for condition in _conditions_of(step)
+        _redacted(condition.evaluate(seen, variables), redact) for condition in _conditions_of(step)
     )
     extracted: dict[str, str] = {}
     missing_extractions: list[str] = []

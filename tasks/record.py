@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 import functools
 
-from prefect import task
+from prefect import State, task
 from prefect.cache_policies import NO_CACHE
 from sqlalchemy import Engine
 
-from store import RunRecord, create_engine_for, record_run
+from store import RunRecord, StoreUnavailable, create_engine_for, record_run
 from wfmon.results import RunResult
 
 
@@ -17,6 +17,11 @@ from wfmon.results import RunResult
 def engine_for(database_url: str) -> Engine:
     """One engine (and connection pool) per database per process."""
     return create_engine_for(database_url)
+
+
+def _store_unreachable(task: object, task_run: object, state: State[object]) -> bool:
+    # Only an unreachable database is worth waiting for; bad data fails the same way again.
+    return isinstance(state.data, StoreUnavailable)
 
 
 @task(
@@ -27,6 +32,7 @@ def engine_for(database_url: str) -> Engine:
     # A database that is down for a while delays the record; it does not drop it.
     retries=6,
     retry_delay_seconds=[1, 2, 5, 10, 30, 60],
+    retry_condition_fn=_store_unreachable,
 )
 async def store_run(result: RunResult, *, database_url: str) -> RunRecord:
     """Write the run and its steps; retried while the database is unreachable."""

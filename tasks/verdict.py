@@ -50,3 +50,26 @@ def judge_run(
         trace_id=trace_id,
         steps=tuple(steps),
     )
+
+
+def skipped_run(
+    *,
+    spec: WorkflowSpec,
+    environment: str,
+    started_at: datetime,
+    finished_at: datetime,
+    flow_run_id: str | None = None,
+) -> RunResult:
+    """A run its open circuit breaker stopped: nothing was sent, nothing retried."""
+    return RunResult(
+        workflow=spec.name,
+        environment=environment,
+        priority=spec.priority,
+        status=RunStatus.SKIPPED,
+        started_at=started_at,
+        finished_at=finished_at,
+        duration_ms=(finished_at - started_at).total_seconds() * 1000,
+        attempts=0,
+        error_message="circuit breaker open: run skipped",
+        flow_run_id=flow_run_id,
+    )

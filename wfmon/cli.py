@@ -10,8 +10,9 @@ import asyncio
 import json
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -19,6 +20,9 @@ from rich.table import Table
 
 from wfmon.config import Config, ConfigError, load_config, resolve_config_path
 from wfmon.settings import Settings
+
+if TYPE_CHECKING:
+    from store import RunRecord
 
 app = typer.Typer(
     name="wfmon",
@@ -31,7 +35,11 @@ app.add_typer(db_app, name="db")
 
 ConfigOption = Annotated[
     str | None,
-    typer.Option("--config", "-c", help="wfmon.yaml or a folder of *.yaml (default: WFMON_CONFIG, ./wfmon.yaml)"),
+    typer.Option(
+        "--config",
+        "-c",
+        help="wfmon.yaml or a folder of *.yaml (default: WFMON_CONFIG, ./wfmon.yaml)",
+    ),
 ]
 
 out = Console()
@@ -104,15 +112,12 @@ def run(
     raise typer.Exit(1 if any(record.result.status in bad for record in records) else 0)
 
 
-def _print_table(records: list[object]) -> None:
-    from store import RunRecord
-
+def _print_table(records: Sequence[RunRecord]) -> None:
     table = Table(title="wfmon run")
     for column in ("workflow", "env", "status", "ms", "attempts", "failed step", "error"):
         table.add_column(column)
     colours = {"passed": "green", "degraded": "yellow", "failed": "red", "skipped": "magenta"}
     for record in records:
-        assert isinstance(record, RunRecord)
         result = record.result
         table.add_row(
             result.workflow,

@@ -1,4 +1,4 @@
-"""OpenTelemetry set-up: one global tracer provider, exporting per the standard ``OTEL_*`` variables.
+"""OpenTelemetry set-up: one global tracer provider, exporting per the ``OTEL_*`` variables.
 
 A provider is always installed, so every run has a real trace id even when nothing is
 exported; OTLP export is added only when an endpoint is configured. Prefect's own

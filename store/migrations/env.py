@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from alembic import context
 from sqlalchemy import Connection
+from sqlmodel import SQLModel
 
-from store import tables
+import store.tables  # noqa: F401  (registers every table on SQLModel.metadata)
 from store.database import create_engine_for
 
-target_metadata = tables.SQLModel.metadata
+target_metadata = SQLModel.metadata
 
 
 def _configure(**options: object) -> None:

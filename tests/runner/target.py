@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from litestar import Litestar, Request, Response, get, post
+from litestar.params import FromPath, FromQuery, JSONBody
 
 
 @dataclass
@@ -23,7 +24,7 @@ def create_target(log: TargetLog) -> Litestar:
         log.requests.append((request.method, request.url.path))
 
     @post("/login", status_code=200)
-    async def login(data: dict[str, Any]) -> Response[dict[str, Any]]:
+    async def login(data: JSONBody[dict[str, Any]]) -> Response[dict[str, Any]]:
         if data.get("password") != "hunter2":
             return Response({"error": "bad credentials"}, status_code=401)
         response = Response({"token": "t-123", "user": {"id": 7, "roles": ["a", "b"]}})
@@ -43,12 +44,12 @@ def create_target(log: TargetLog) -> Litestar:
         return None
 
     @get("/slow")
-    async def slow(ms: int) -> dict[str, int]:
+    async def slow(ms: FromQuery[int]) -> dict[str, int]:
         await asyncio.sleep(ms / 1000)  # simulated server latency, not a test wait
         return {"slept": ms}
 
     @get("/status/{code:int}")
-    async def status(code: int) -> Response[dict[str, int]]:
+    async def status(code: FromPath[int]) -> Response[dict[str, int]]:
         return Response({"code": code}, status_code=code)
 
     @post("/echo", status_code=200)
@@ -61,7 +62,7 @@ def create_target(log: TargetLog) -> Litestar:
         }
 
     @get("/echo/{tail:str}")
-    async def echo_path(tail: str) -> dict[str, str]:
+    async def echo_path(tail: FromPath[str]) -> dict[str, str]:
         return {"tail": tail}
 
     return Litestar(

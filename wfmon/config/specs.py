@@ -101,7 +101,7 @@ class Config(Spec):
     channels: dict[str, tuple[str, ...]] = Field(default_factory=dict)
     maintenance: tuple[dict[str, Any], ...] = ()
     # Every value that came from ``${env.*}``: redacted wherever text leaves the process.
-    secrets: frozenset[str] = frozenset()
+    secrets: frozenset[str] = Field(default=frozenset(), repr=False)  # a repr must not leak them
 
     def workflow(self, name: str) -> WorkflowSpec:
         """The workflow called ``name``; KeyError if there is none."""

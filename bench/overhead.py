@@ -1,0 +1,177 @@
+"""Orchestration overhead and duration accuracy: wfmon against a plain httpx loop.
+
+Both drive the same 5-step journey against the same local server, in the same process
+and run, alternating, so machine noise hits both alike. Reported as medians and ratios.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from flows.workflow import monitor_workflow
+from tasks.breaker import BreakerPolicy
+from tasks.gate import admit_run, settle_run
+from tasks.record import engine_for
+from wfmon.config import load_config
+from wfmon.config.specs import RetryProfile
+
+STEPS = 5
+
+
+def write_config(directory: Path, base_url: str) -> Path:
+    """A config with the 5-step workflow, once with and once without a breaker."""
+    steps = "".join(
+        f"      - {{name: step-{n}, request: {{path: /step/{n}}}, assert: [status == 200]}}\n"
+        for n in range(STEPS)
+    )
+    path = directory / "bench.yaml"
+    path.write_text(
+        f"environments:\n  bench: {{base_url: '{base_url}'}}\n"
+        "default_environment: bench\n"
+        "workflows:\n"
+        "  - name: journey\n    retry: standard\n    steps:\n"
+        + steps
+        + "  - name: journey-no-breaker\n    retry: fast\n    steps:\n"
+        + steps
+    )
+    return path
+
+
+async def plain_run(base_url: str) -> tuple[float, list[float]]:
+    """The baseline: one client, five sequential requests; wall ms and per-request ms."""
+    started = time.perf_counter()
+    durations = []
+    async with httpx.AsyncClient(base_url=base_url) as client:
+        for n in range(STEPS):
+            t0 = time.perf_counter()
+            response = await client.get(f"/step/{n}")
+            durations.append((time.perf_counter() - t0) * 1000)
+            assert response.status_code == 200
+    return (time.perf_counter() - started) * 1000, durations
+
+
+async def wfmon_run(config_path: Path, workflow: str) -> tuple[float, list[float]]:
+    """One real flow run; wall ms around the flow call and the recorded step durations."""
+    started = time.perf_counter()
+    record = await monitor_workflow(workflow, "bench", str(config_path))
+    wall = (time.perf_counter() - started) * 1000
+    assert record.result.status.value == "passed", record.result
+    return wall, [step.duration_ms for step in record.result.steps]
+
+
+@dataclass(frozen=True, slots=True)
+class OverheadReport:
+    """Medians and p95s of one benchmark run."""
+
+    runs: int
+    latency_ms: float
+    plain_run_ms: float
+    wfmon_run_ms: float
+    overhead_run_ms: float
+    overhead_run_p95_ms: float
+    overhead_step_ms: float
+    error_vs_latency_ms: float
+    error_vs_plain_ms: float
+    error_p95_ms: float
+    breaker_check_ms: float
+    no_breaker_check_ms: float
+
+    def markdown(self) -> str:
+        """A table for docs/BENCHMARKS.md."""
+        rows = [
+            ("runs per side", f"{self.runs}", ""),
+            ("injected latency per step", f"{self.latency_ms:.0f} ms", ""),
+            ("plain httpx run (median)", f"{self.plain_run_ms:.1f} ms", "baseline"),
+            (
+                "wfmon run (median)",
+                f"{self.wfmon_run_ms:.1f} ms",
+                f"{self.wfmon_run_ms / self.plain_run_ms:.2f}x baseline",
+            ),
+            (
+                "overhead per run (median / p95)",
+                f"{self.overhead_run_ms:.1f} / {self.overhead_run_p95_ms:.1f} ms",
+                "target < 300 ms",
+            ),
+            ("overhead per step (median)", f"{self.overhead_step_ms:.1f} ms", "target < 15 ms"),
+            (
+                "recorded step duration - injected latency (median)",
+                f"{self.error_vs_latency_ms:.2f} ms",
+                "target < 5 ms",
+            ),
+            (
+                "recorded step duration - plain client's (median / p95 abs)",
+                f"{self.error_vs_plain_ms:.2f} / {self.error_p95_ms:.2f} ms",
+                "",
+            ),
+            (
+                "closed-breaker check per run (admit + settle, median)",
+                f"{self.breaker_check_ms:.2f} ms",
+                f"{self.breaker_check_ms / STEPS:.2f} ms per step; target < 2 ms",
+            ),
+            ("no-breaker check per run (median)", f"{self.no_breaker_check_ms:.3f} ms", "baseline"),
+        ]
+        lines = ["| measure | value | note |", "|---|---|---|"]
+        lines += [f"| {a} | {b} | {c} |" for a, b, c in rows]
+        return "\n".join(lines)
+
+
+def _p95(values: list[float]) -> float:
+    return statistics.quantiles(values, n=20)[-1]
+
+
+async def breaker_check_ms(database_url: str, *, rounds: int) -> tuple[float, float]:
+    """Median cost of admit+settle for a closed breaker, and with the breaker disabled."""
+    from store import DatabaseBreakerStore
+
+    store = DatabaseBreakerStore(engine_for(database_url))
+    enabled = RetryProfile()
+    disabled = RetryProfile(enable_circuit_breaker=False)
+    assert BreakerPolicy.from_profile(enabled).threshold > 0
+    timings: dict[bool, list[float]] = {True: [], False: []}
+    for _ in range(rounds):
+        for profile in (enabled, disabled):
+            t0 = time.perf_counter()
+            await admit_run(store, workflow="bench", environment="bench", profile=profile)
+            await settle_run(
+                store, workflow="bench", environment="bench", profile=profile, success=True
+            )
+            timings[profile.enable_circuit_breaker].append((time.perf_counter() - t0) * 1000)
+    return statistics.median(timings[True]), statistics.median(timings[False])
+
+
+async def measure(
+    *, base_url: str, config_path: Path, database_url: str, runs: int, latency_ms: float
+) -> OverheadReport:
+    """Alternate plain and wfmon runs; compute the report."""
+    assert load_config(config_path).workflow("journey")
+    await wfmon_run(config_path, "journey")  # warm-up: imports, first flow registration
+    await plain_run(base_url)
+    plain_walls, wfmon_walls, errors_latency, errors_plain = [], [], [], []
+    for _ in range(runs):
+        plain_wall, plain_steps = await plain_run(base_url)
+        wall, recorded = await wfmon_run(config_path, "journey")
+        plain_walls.append(plain_wall)
+        wfmon_walls.append(wall)
+        errors_latency += [d - latency_ms for d in recorded]
+        errors_plain += [d - p for d, p in zip(recorded, plain_steps, strict=True)]
+    overheads = [w - p for w, p in zip(wfmon_walls, plain_walls, strict=True)]
+    breaker, no_breaker = await breaker_check_ms(database_url, rounds=max(runs * 5, 100))
+    return OverheadReport(
+        runs=runs,
+        latency_ms=latency_ms,
+        plain_run_ms=statistics.median(plain_walls),
+        wfmon_run_ms=statistics.median(wfmon_walls),
+        overhead_run_ms=statistics.median(overheads),
+        overhead_run_p95_ms=_p95(overheads),
+        overhead_step_ms=statistics.median(overheads) / STEPS,
+        error_vs_latency_ms=statistics.median(errors_latency),
+        error_vs_plain_ms=statistics.median(errors_plain),
+        error_p95_ms=_p95([abs(e) for e in errors_plain]),
+        breaker_check_ms=breaker,
+        no_breaker_check_ms=no_breaker,
+    )
