@@ -17,7 +17,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=8050)
     args = parser.parse_args(argv)
     app = create_app(settings=ShopSettings.from_env())
-    uvicorn.run(app, host=args.host, port=args.port)
+    # No per-request access log: the demo output is for watching wfmon, not the shop.
+    uvicorn.run(app, host=args.host, port=args.port, access_log=False)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, DateTime, Dialect, Index, String, Text
+from sqlalchemy import JSON, CheckConstraint, DateTime, Dialect, Index, String, Text, text
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
@@ -153,3 +153,135 @@ class CircuitBreaker(CircuitBreakerBase, table=True):
     # Text, not String(n): library callers key breakers by any name, and a length limit
     # that only PostgreSQL enforces would fail there alone.
     key: str = Field(primary_key=True, sa_type=Text)
+
+
+# --- alerts and their history --------------------------------------------------------------
+
+# An alert is open until it is resolved. Partial indexes take their predicate as SQL text, and
+# SQLite and PostgreSQL both accept this one as written.
+ALERT_IS_OPEN = "state != 'RESOLVED'"
+
+
+class AlertBase(SQLModel):
+    """One alert as ``rules.models.Alert`` holds it; enums are stored as their string values."""
+
+    rule_id: str = Field(sa_type=Text)
+    workflow: str = Field(sa_type=String(200))
+    environment: str = Field(sa_type=String(100))
+    severity: str = Field(sa_type=String(16))
+    state: str = Field(sa_type=String(16))
+    message: str = Field(sa_type=Text)
+    first_seen: datetime = Field(sa_type=UTCDateTime)
+    last_seen: datetime = Field(sa_type=UTCDateTime)
+    count: int
+    # Read and written whole with the alert, never queried into: JSON, not tables.
+    channels: list[str] = Field(default_factory=list, sa_type=JSON)
+    last_notified_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    notified: bool = False
+    acknowledged_by: str | None = Field(default=None, sa_type=Text)
+    acknowledged_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    resolved_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    escalated: bool = False
+    details: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+
+
+class AlertRow(AlertBase, table=True):
+    """One alert, open or resolved; resolved alerts stay as the rule's history."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (
+        # The database, not the caller, guarantees at most one open alert per identity:
+        # two post-run flows evaluating the same rule at once cannot both open one.
+        Index(
+            "ix_alerts_open_key",
+            "rule_id",
+            "workflow",
+            "environment",
+            unique=True,
+            sqlite_where=text(ALERT_IS_OPEN),
+            postgresql_where=text(ALERT_IS_OPEN),
+        ),
+        # "the last N alerts of rule R" (alert_history).
+        Index("ix_alerts_rule_id_first_seen", "rule_id", "first_seen"),
+        # The alerts list, newest activity first.
+        Index("ix_alerts_last_seen", "last_seen"),
+        CheckConstraint("state IN ('ACTIVE', 'ACKNOWLEDGED', 'RESOLVED')", name="state_valid"),
+        CheckConstraint(
+            "severity IN ('INFO', 'WARNING', 'ERROR', 'CRITICAL')", name="severity_valid"
+        ),
+        CheckConstraint("count >= 1", name="count_positive"),
+    )
+
+    # Text: the id comes from the caller's ``new_id`` (rules.lifecycle), whatever its length.
+    id: str = Field(primary_key=True, sa_type=Text)
+
+
+class AlertEventBase(SQLModel):
+    """One thing that happened to an alert: opened, reminded, acknowledged, suppressed..."""
+
+    at: datetime = Field(sa_type=UTCDateTime)
+    kind: str = Field(sa_type=String(16))
+    note: str | None = Field(default=None, sa_type=Text)
+
+
+class AlertEventRow(AlertEventBase, table=True):
+    """An alert's history, in order; deleted with its alert."""
+
+    __tablename__ = "alert_events"
+    __table_args__ = (
+        # An alert's history is always read whole and in order.
+        Index("ix_alert_events_alert_id_at", "alert_id", "at"),
+        CheckConstraint(
+            "kind IN ('opened', 'notified', 'repeated', 'reminded', 'escalated', "
+            "'acknowledged', 'resolved', 'suppressed')",
+            name="kind_valid",
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    alert_id: str = Field(foreign_key="alerts.id", ondelete="CASCADE", sa_type=Text)
+
+
+# --- the notification outbox ---------------------------------------------------------------
+
+
+class DeliveryBase(SQLModel):
+    """One notification to one channel and how sending it went (SPEC §5: never lost)."""
+
+    # The channel's *name* only: its Apprise URLs carry credentials, so the sender looks them
+    # up in the config when it sends and they never reach the database.
+    channel: str = Field(sa_type=Text)
+    kind: str = Field(sa_type=String(16))
+    title: str = Field(sa_type=Text)
+    body: str = Field(sa_type=Text)
+    status: str = Field(sa_type=String(16))
+    # Claims so far (each is a send attempt, including one whose sender died mid-way).
+    attempts: int = 0
+    # When a sender may next claim it: due now, after a retry's backoff, or after a lease.
+    next_attempt_at: datetime = Field(sa_type=UTCDateTime)
+    last_error: str | None = Field(default=None, sa_type=Text)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class DeliveryRow(DeliveryBase, table=True):
+    """One outbox entry; it outlives its alert (the record of what was sent stays)."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        # "due deliveries, oldest first" (claim_due), the query every sender polls.
+        Index("ix_deliveries_status_next_attempt_at", "status", "next_attempt_at"),
+        Index("ix_deliveries_alert_id", "alert_id"),
+        CheckConstraint(
+            "status IN ('pending', 'retrying', 'sent', 'failed')", name="status_valid"
+        ),
+        CheckConstraint(
+            "kind IN ('notify', 'remind', 'resolved', 'escalate')", name="kind_valid"
+        ),
+        CheckConstraint("attempts >= 0", name="attempts_not_negative"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    alert_id: str | None = Field(
+        default=None, foreign_key="alerts.id", ondelete="SET NULL", sa_type=Text
+    )

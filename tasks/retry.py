@@ -38,7 +38,6 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from types import MappingProxyType
 from typing import Any, Generic, TypeAlias, TypeVar
 
 import pydantic
@@ -56,6 +55,7 @@ from tasks.breaker import (
     record,
 )
 from tasks.classify import classify_exception, is_retryable, requested_delay_ms
+from wfmon.config.profiles import BUILTIN_RETRY_PROFILES
 from wfmon.config.specs import RetryProfile
 from wfmon.results import ErrorType
 
@@ -80,46 +80,9 @@ __all__ = [
 
 T = TypeVar("T")
 
-# TODO(lead): replace with wfmon.config.BUILTIN_RETRY_PROFILES once it lands.
-_STANDARD = RetryProfile(
-    max_attempts=3,
-    initial_delay_ms=1000,
-    max_delay_ms=30000,
-    backoff_multiplier=2,
-    jitter_factor=0.1,
-    enable_circuit_breaker=True,
-    circuit_breaker_threshold=5,
-    circuit_breaker_reset_time_ms=60000,
-)
-_AGGRESSIVE = RetryProfile(
-    max_attempts=5,
-    initial_delay_ms=2000,
-    max_delay_ms=60000,
-    backoff_multiplier=3,
-    jitter_factor=0.1,
-    enable_circuit_breaker=True,
-    circuit_breaker_threshold=3,
-    circuit_breaker_reset_time_ms=30000,
-)
-_FAST = RetryProfile(
-    max_attempts=2,
-    initial_delay_ms=500,
-    max_delay_ms=5000,
-    backoff_multiplier=2,
-    jitter_factor=0.05,
-    enable_circuit_breaker=False,
-    circuit_breaker_threshold=10,
-    circuit_breaker_reset_time_ms=30000,
-)
-BUILTIN_PROFILES: Mapping[str, RetryProfile] = MappingProxyType(
-    {
-        "standard": _STANDARD,
-        "aggressive": _AGGRESSIVE,
-        "critical": _AGGRESSIVE,
-        "fast": _FAST,
-        "quick": _FAST,
-    }
-)
+# One source of truth for the built-ins: the config package defines them (SPEC §4).
+BUILTIN_PROFILES: Mapping[str, RetryProfile] = BUILTIN_RETRY_PROFILES
+_STANDARD = BUILTIN_PROFILES["standard"]
 """The built-in retry profiles by name, aliases included (SPEC §4)."""
 
 ProfileLike: TypeAlias = RetryProfile | Mapping[str, Any] | str | None

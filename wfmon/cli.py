@@ -32,6 +32,8 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+breaker_app = typer.Typer(help="Circuit breakers, one per workflow and environment.")
+app.add_typer(breaker_app, name="breaker", no_args_is_help=True)
 
 ConfigOption = Annotated[
     str | None,
@@ -167,6 +169,50 @@ def db_upgrade() -> None:
     url = Settings().database_url
     upgrade(url)
     out.print(f"database at revision {current_revision(url)}", highlight=False)
+
+
+@breaker_app.command("list")
+def breaker_list() -> None:
+    """Show every breaker: state, consecutive failures, since when it is open."""
+    from store import DatabaseBreakerStore, split_breaker_key
+    from tasks.record import engine_for
+
+    settings = Settings()
+    _prepare_database(settings)
+    breakers = DatabaseBreakerStore(engine_for(settings.database_url)).list_breakers_sync()
+    table = Table(title="circuit breakers")
+    for column in ("name", "workflow", "environment", "state", "failures", "opened at"):
+        table.add_column(column)
+    for key, breaker in breakers:
+        workflow, environment = split_breaker_key(key)
+        table.add_row(
+            key,
+            workflow,
+            environment,
+            breaker.state.value,
+            str(breaker.consecutive_failures),
+            breaker.opened_at.isoformat() if breaker.opened_at else "",
+        )
+    out.print(table)
+
+
+@breaker_app.command("reset")
+def breaker_reset(
+    name: Annotated[str, typer.Argument(help="WORKFLOW@ENVIRONMENT, as `breaker list` shows")],
+) -> None:
+    """Close a breaker and forget its failures."""
+    from store import DatabaseBreakerStore
+    from tasks.record import engine_for
+
+    settings = Settings()
+    _prepare_database(settings)
+    store = DatabaseBreakerStore(engine_for(settings.database_url))
+    known = {key for key, _ in store.list_breakers_sync()}
+    if name not in known:
+        err.print(f"no breaker named {name!r} (known: {', '.join(sorted(known)) or 'none'})")
+        raise typer.Exit(2)
+    store.reset_sync(name)
+    out.print(f"breaker {name} reset to CLOSED", highlight=False)
 
 
 def main() -> None:

@@ -1,8 +1,15 @@
-"""A small target application for runner tests: login with a cookie, echo, slow, failing."""
+"""A small target application for runner tests: login with a cookie, echo, slow, failing.
+
+Resilience routes keep per-key state in the ``TargetLog``, so each test picks its own key:
+``/flaky/{key}`` fails a set number of times, ``/ratelimited/{key}`` answers 429 once, and
+``/switch/{key}`` answers whatever status the test put in ``TargetLog.statuses``.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import time
+from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,6 +22,11 @@ class TargetLog:
     """What the target saw, so tests can assert on requests received."""
 
     requests: list[tuple[str, str]] = field(default_factory=list)
+    # Per resilience key: when each request arrived (time.monotonic), as the server saw it.
+    hits: defaultdict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    # What ``/switch/{key}`` answers, and after how long; tests change them between runs.
+    statuses: dict[str, int] = field(default_factory=dict)  # default 503
+    latency_ms: dict[str, int] = field(default_factory=dict)  # default 0
 
 
 def create_target(log: TargetLog) -> Litestar:
@@ -65,7 +77,41 @@ def create_target(log: TargetLog) -> Litestar:
     async def echo_path(tail: FromPath[str]) -> dict[str, str]:
         return {"tail": tail}
 
+    @get("/flaky/{key:str}")
+    async def flaky(
+        key: FromPath[str], fail: FromQuery[int], code: FromQuery[int] = 503
+    ) -> Response[dict[str, int]]:
+        log.hits[key].append(time.monotonic())
+        calls = len(log.hits[key])
+        return Response({"call": calls}, status_code=code if calls <= fail else 200)
+
+    @get("/ratelimited/{key:str}")
+    async def ratelimited(key: FromPath[str]) -> Response[dict[str, int]]:
+        log.hits[key].append(time.monotonic())
+        calls = len(log.hits[key])
+        if calls == 1:
+            return Response({"call": calls}, status_code=429, headers={"Retry-After": "1"})
+        return Response({"call": calls})
+
+    @get("/switch/{key:str}")
+    async def switch(key: FromPath[str]) -> Response[dict[str, int]]:
+        log.hits[key].append(time.monotonic())
+        # Simulated server latency, not a test wait: keeps a request in flight meanwhile.
+        await asyncio.sleep(log.latency_ms.get(key, 0) / 1000)
+        return Response({"call": len(log.hits[key])}, status_code=log.statuses.get(key, 503))
+
     return Litestar(
-        route_handlers=[login, me, logout, slow, status, echo, echo_path],
+        route_handlers=[
+            login,
+            me,
+            logout,
+            slow,
+            status,
+            echo,
+            echo_path,
+            flaky,
+            ratelimited,
+            switch,
+        ],
         before_request=record,
     )
