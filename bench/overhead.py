@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+from prefect import flow
 
 from flows.workflow import monitor_workflow
 from tasks.breaker import BreakerPolicy
@@ -55,6 +56,19 @@ async def plain_run(base_url: str) -> tuple[float, list[float]]:
     return (time.perf_counter() - started) * 1000, durations
 
 
+@flow(name="bench-empty", persist_result=False)
+async def empty_flow(workflow: str) -> str:
+    """Prefect's own floor: an async flow run that does nothing."""
+    return workflow
+
+
+async def empty_run() -> float:
+    """Wall ms of one empty flow run."""
+    started = time.perf_counter()
+    await empty_flow("journey")
+    return (time.perf_counter() - started) * 1000
+
+
 async def wfmon_run(config_path: Path, workflow: str) -> tuple[float, list[float]]:
     """One real flow run; wall ms around the flow call and the recorded step durations."""
     started = time.perf_counter()
@@ -71,6 +85,7 @@ class OverheadReport:
     runs: int
     latency_ms: float
     plain_run_ms: float
+    empty_flow_ms: float
     wfmon_run_ms: float
     overhead_run_ms: float
     overhead_run_p95_ms: float
@@ -87,6 +102,11 @@ class OverheadReport:
             ("runs per side", f"{self.runs}", ""),
             ("injected latency per step", f"{self.latency_ms:.0f} ms", ""),
             ("plain httpx run (median)", f"{self.plain_run_ms:.1f} ms", "baseline"),
+            (
+                "empty Prefect flow run (median)",
+                f"{self.empty_flow_ms:.1f} ms",
+                "Prefect's own floor per flow run",
+            ),
             (
                 "wfmon run (median)",
                 f"{self.wfmon_run_ms:.1f} ms",
@@ -152,7 +172,9 @@ async def measure(
     await wfmon_run(config_path, "journey")  # warm-up: imports, first flow registration
     await plain_run(base_url)
     plain_walls, wfmon_walls, errors_latency, errors_plain = [], [], [], []
+    empty_walls = []
     for _ in range(runs):
+        empty_walls.append(await empty_run())
         plain_wall, plain_steps = await plain_run(base_url)
         wall, recorded = await wfmon_run(config_path, "journey")
         plain_walls.append(plain_wall)
@@ -165,6 +187,7 @@ async def measure(
         runs=runs,
         latency_ms=latency_ms,
         plain_run_ms=statistics.median(plain_walls),
+        empty_flow_ms=statistics.median(empty_walls),
         wfmon_run_ms=statistics.median(wfmon_walls),
         overhead_run_ms=statistics.median(overheads),
         overhead_run_p95_ms=_p95(overheads),

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 import httpx
 from prefect import flow, tags
-from prefect.context import get_run_context
+from prefect.context import TagsContext, get_run_context
 
 from store import DatabaseBreakerStore, RunRecord
 from tasks.breaker import Admission
@@ -23,7 +23,7 @@ from tasks.steps import run_step
 from tasks.verdict import judge_run, skipped_run
 from wfmon.config import WorkflowSpec
 from wfmon.config.cache import cached_config
-from wfmon.results import ErrorType, RunStatus, StepResult
+from wfmon.results import ErrorType, RunResult, RunStatus, StepResult
 from wfmon.secrets import Redactor
 from wfmon.settings import Settings
 from wfmon.tracing import configure_tracing, trace_id_of, tracer
@@ -97,6 +97,16 @@ async def monitor_workflow(
     workflow: str, environment: str | None = None, config_path: str | None = None
 ) -> RunRecord:
     """One run of ``workflow`` against ``environment`` (default: the config's)."""
+    # The flow run carries the tags; its task runs must not inherit them: every tagged
+    # task run takes and releases a tag concurrency lease through the API, two round
+    # trips per step that cost more than the step's own orchestration.
+    with TagsContext(current_tags=set()):
+        return await _run_workflow(workflow, environment, config_path)
+
+
+async def _run_workflow(
+    workflow: str, environment: str | None, config_path: str | None
+) -> RunRecord:
     config = cached_config(config_path)
     spec = config.workflow(workflow)
     env = config.environments[environment or config.default_environment]
@@ -118,9 +128,7 @@ async def monitor_workflow(
             finished_at=datetime.now(UTC),
             flow_run_id=flow_run_id,
         )
-        record = await store_run(skipped, database_url=database_url)
-        await publish_report(skipped)
-        return record
+        return await _record_and_report(skipped, database_url=database_url)
     results: list[StepResult] = []
     with tracer().start_as_current_span(
         f"workflow {spec.name}",
@@ -164,6 +172,10 @@ async def monitor_workflow(
         profile=spec.retry,
         success=result.status is not RunStatus.FAILED,
     )
+    return await _record_and_report(result, database_url=database_url)
+
+
+async def _record_and_report(result: RunResult, *, database_url: str) -> RunRecord:
     record = await store_run(result, database_url=database_url)
     await publish_report(result)
     return record

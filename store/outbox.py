@@ -25,10 +25,10 @@ them up in the config at send time, and a name that looks like a URL is refused.
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import CursorResult, Engine, func, update
 from sqlmodel import Session, col, select
@@ -163,9 +163,7 @@ def mark_sent(engine: Engine, *, delivery_id: int, now: datetime) -> bool:
     return _finish(engine, delivery_id, {"status": DeliveryStatus.SENT.value, "sent_at": now})
 
 
-def mark_retry(
-    engine: Engine, *, delivery_id: int, error: str, next_attempt_at: datetime
-) -> bool:
+def mark_retry(engine: Engine, *, delivery_id: int, error: str, next_attempt_at: datetime) -> bool:
     """Record a failed send to try again at ``next_attempt_at``; False if unknown or done."""
     _require_aware(next_attempt_at, "next_attempt_at")
     values = {
@@ -212,7 +210,7 @@ def count_by_status(engine: Engine) -> dict[DeliveryStatus, int]:
     return counts
 
 
-def _finish(engine: Engine, delivery_id: int, values: dict[str, object]) -> bool:
+def _finish(engine: Engine, delivery_id: int, values: Mapping[str, object]) -> bool:
     # Only a waiting delivery changes: a late report from a sender whose lease ran out must
     # not turn a delivery another sender already sent back into a retry.
     statement = (
@@ -221,8 +219,8 @@ def _finish(engine: Engine, delivery_id: int, values: dict[str, object]) -> bool
         .values(values)
     )
     with session_for(engine) as session:
-        result: CursorResult[Any] = session.execute(statement)  # type: ignore[assignment]
-        changed = result.rowcount
+        # An UPDATE's result is a CursorResult; Session.execute is typed for any statement.
+        changed = cast("CursorResult[Any]", session.execute(statement)).rowcount
         session.commit()
     return bool(changed)
 

@@ -272,12 +272,8 @@ class DeliveryRow(DeliveryBase, table=True):
         # "due deliveries, oldest first" (claim_due), the query every sender polls.
         Index("ix_deliveries_status_next_attempt_at", "status", "next_attempt_at"),
         Index("ix_deliveries_alert_id", "alert_id"),
-        CheckConstraint(
-            "status IN ('pending', 'retrying', 'sent', 'failed')", name="status_valid"
-        ),
-        CheckConstraint(
-            "kind IN ('notify', 'remind', 'resolved', 'escalate')", name="kind_valid"
-        ),
+        CheckConstraint("status IN ('pending', 'retrying', 'sent', 'failed')", name="status_valid"),
+        CheckConstraint("kind IN ('notify', 'remind', 'resolved', 'escalate')", name="kind_valid"),
         CheckConstraint("attempts >= 0", name="attempts_not_negative"),
     )
 

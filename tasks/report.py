@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from prefect import task
 from prefect.artifacts import acreate_markdown_artifact
-from prefect.cache_policies import NO_CACHE
 
 from wfmon.results import RunResult
 
@@ -40,9 +38,12 @@ def run_markdown(result: RunResult) -> str:
     return "\n".join(lines)
 
 
-@task(name="publish-report", task_run_name="report {result.workflow}", cache_policy=NO_CACHE)
 async def publish_report(result: RunResult) -> None:
-    """Attach the run summary as a markdown artifact (its history keyed by workflow)."""
+    """Attach the run summary to the current flow run as a markdown artifact.
+
+    A plain coroutine, not a task run: it is one API call, and a task run around it
+    would cost more than the call itself on every run.
+    """
     await acreate_markdown_artifact(
         key=f"{result.workflow}-steps",
         markdown=run_markdown(result),

@@ -19,4 +19,5 @@ pytest_plugins = [
     "tests.fixtures.postgres",
     "tests.fixtures.servers",
     "tests.fixtures.prefect",
+    "tests.fixtures.receivers",
 ]

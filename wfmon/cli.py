@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from wfmon.config import Config, ConfigError, load_config, resolve_config_path
 from wfmon.settings import Settings
@@ -44,8 +45,10 @@ ConfigOption = Annotated[
     ),
 ]
 
-out = Console()
-err = Console(stderr=True)
+# User text (config errors, names, error messages) is never rich markup, and one error
+# stays on one line whatever the terminal width: scripts grep these lines.
+out = Console(soft_wrap=True, markup=False, highlight=False)
+err = Console(stderr=True, soft_wrap=True, markup=False, highlight=False)
 
 
 def _load(config: str | None) -> tuple[Config, Path]:
@@ -54,7 +57,7 @@ def _load(config: str | None) -> tuple[Config, Path]:
         return load_config(path), path.resolve()
     except ConfigError as error:
         for issue in error.issues:
-            err.print(str(issue), markup=False, highlight=False)
+            err.print(str(issue))
         err.print(f"{len(error.issues)} error(s) in {path}", style="red")
         raise typer.Exit(2) from None
 
@@ -124,7 +127,7 @@ def _print_table(records: Sequence[RunRecord]) -> None:
         table.add_row(
             result.workflow,
             result.environment,
-            f"[{colours[result.status.value]}]{result.status.value}[/]",
+            Text(result.status.value, style=colours[result.status.value]),
             f"{result.duration_ms:.0f}",
             str(result.attempts),
             result.failed_step or "",
@@ -154,7 +157,7 @@ def up(
         return
     with local_prefect_server() as api_url:
         os.environ["PREFECT_API_URL"] = api_url
-        err.print(f"Prefect UI: {api_url.removesuffix('/api')}", highlight=False)
+        err.print(f"Prefect UI: {api_url.removesuffix('/api')}")
         from prefect.settings import PREFECT_API_URL, temporary_settings
 
         with temporary_settings({PREFECT_API_URL: api_url}):
@@ -168,7 +171,7 @@ def db_upgrade() -> None:
 
     url = Settings().database_url
     upgrade(url)
-    out.print(f"database at revision {current_revision(url)}", highlight=False)
+    out.print(f"database at revision {current_revision(url)}")
 
 
 @breaker_app.command("list")
@@ -212,7 +215,7 @@ def breaker_reset(
         err.print(f"no breaker named {name!r} (known: {', '.join(sorted(known)) or 'none'})")
         raise typer.Exit(2)
     store.reset_sync(name)
-    out.print(f"breaker {name} reset to CLOSED", highlight=False)
+    out.print(f"breaker {name} reset to CLOSED")
 
 
 def main() -> None:

@@ -8,6 +8,7 @@ Resilience routes keep per-key state in the ``TargetLog``, so each test picks it
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -15,6 +16,8 @@ from typing import Any
 
 from litestar import Litestar, Request, Response, get, post
 from litestar.params import FromPath, FromQuery, JSONBody
+
+HOLD_LIMIT_S = 30.0
 
 
 @dataclass
@@ -24,9 +27,11 @@ class TargetLog:
     requests: list[tuple[str, str]] = field(default_factory=list)
     # Per resilience key: when each request arrived (time.monotonic), as the server saw it.
     hits: defaultdict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
-    # What ``/switch/{key}`` answers, and after how long; tests change them between runs.
-    statuses: dict[str, int] = field(default_factory=dict)  # default 503
-    latency_ms: dict[str, int] = field(default_factory=dict)  # default 0
+    # What ``/switch/{key}`` answers (default 503); tests change it between runs.
+    statuses: dict[str, int] = field(default_factory=dict)
+    # While set for a key, ``/switch/{key}`` holds its answer until the test sets the event:
+    # the request stays in flight for as long as the test needs, without any timing.
+    holds: dict[str, threading.Event] = field(default_factory=dict)
 
 
 def create_target(log: TargetLog) -> Litestar:
@@ -96,8 +101,10 @@ def create_target(log: TargetLog) -> Litestar:
     @get("/switch/{key:str}")
     async def switch(key: FromPath[str]) -> Response[dict[str, int]]:
         log.hits[key].append(time.monotonic())
-        # Simulated server latency, not a test wait: keeps a request in flight meanwhile.
-        await asyncio.sleep(log.latency_ms.get(key, 0) / 1000)
+        hold = log.holds.get(key)
+        if hold is not None:
+            # Bounded, so a test that never releases fails instead of hanging.
+            await asyncio.to_thread(hold.wait, HOLD_LIMIT_S)
         return Response({"call": len(log.hits[key])}, status_code=log.statuses.get(key, 503))
 
     return Litestar(

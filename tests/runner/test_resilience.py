@@ -8,21 +8,20 @@ second a ``Retry-After: 1`` asks for, since that wait is the property under test
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+import threading
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from typer.testing import CliRunner
 
-from flows.workflow import run_workflows
-from store import DatabaseBreakerStore, get_run
+from store import DatabaseBreakerStore, RunRecord, get_run
 from tasks.breaker import Breaker, BreakerState
 from tasks.record import engine_for
-from tests.fixtures.servers import serve_asgi
-from tests.runner.target import TargetLog, create_target
+from tests.runner.target import TargetLog
 from tests.runner.test_workflow_runs import run_one, write_config
 from wfmon.cli import app
 from wfmon.results import ErrorType, RunStatus
@@ -31,25 +30,6 @@ pytestmark = pytest.mark.usefixtures("prefect_api")
 
 # Wide enough that rich never wraps a table row (the width of a pipe is otherwise 80).
 CLI_ENV = {"COLUMNS": "200"}
-
-
-@pytest.fixture
-def target() -> Iterator[tuple[str, TargetLog]]:
-    """The target app on a real socket, with its request log."""
-    log = TargetLog()
-    with serve_asgi(create_target(log)) as url:
-        yield url, log
-
-
-@pytest.fixture
-def database_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    """A fresh, migrated SQLite store that flows write to (via WFMON_DATABASE_URL)."""
-    from store import upgrade
-
-    url = f"sqlite:///{tmp_path / 'runs.db'}"
-    upgrade(url)
-    monkeypatch.setenv("WFMON_DATABASE_URL", url)
-    return url
 
 
 def quick_retry(max_attempts: int, *, max_delay_ms: int = 50) -> str:
@@ -223,27 +203,36 @@ async def test_breaker_opens_skips_fast_and_lets_exactly_one_probe_through(
     [row] = [line for line in breaker_list_rows() if key in line]
     assert "OPEN" in row.split()
 
-    # Past the reset time: three runs race for the single half-open probe. The probe's
-    # answer is slow, so the other two are admitted while it is still in flight.
-    breakers.transition_sync(
-        key,
-        lambda b: (
-            dataclasses.replace(
-                b, opened_at=(b.opened_at or datetime.now(UTC)) - timedelta(minutes=2)
-            ),
-            None,
-        ),
-    )
-    log.statuses["trip"] = 200
-    log.latency_ms["trip"] = 300
-    racing = await run_workflows(["trip"] * 3, environment=None, config_path=config)
-    assert sorted(r.result.status for r in racing) == sorted(
-        [RunStatus.PASSED, RunStatus.SKIPPED, RunStatus.SKIPPED]
-    )
-    assert len(log.hits["trip"]) == 3  # exactly one probe reached the server
-    assert breakers.get_sync(key) == Breaker()  # its success closed the breaker
+    # Past the reset time, three runs race for the single half-open probe. The target holds
+    # the probe's answer until the other two have finished, so they are decided while the
+    # probe is in flight, however Prefect happens to schedule the three flow runs.
+    def backdate(breaker: Breaker) -> tuple[Breaker, None]:
+        assert breaker.opened_at is not None
+        return dataclasses.replace(
+            breaker, opened_at=breaker.opened_at - timedelta(minutes=2)
+        ), None
 
-    log.latency_ms["trip"] = 0
+    breakers.transition_sync(key, backdate)
+    log.statuses["trip"] = 200
+    log.holds["trip"] = release = threading.Event()
+    racers = [asyncio.create_task(run_one(config, "trip")) for _ in range(3)]
+    try:
+        finished: set[asyncio.Task[RunRecord]] = set()
+        while len(finished) < 2:
+            done, _ = await asyncio.wait(
+                set(racers) - finished, return_when=asyncio.FIRST_COMPLETED
+            )
+            finished |= done
+        early = [task.result().result.status for task in finished]
+        assert early == [RunStatus.SKIPPED, RunStatus.SKIPPED]
+        assert len(log.hits["trip"]) == 3  # exactly one probe reached the server
+    finally:
+        release.set()
+    [probe] = [await task for task in racers if task not in finished]
+    assert probe.result.status is RunStatus.PASSED
+    assert len(log.hits["trip"]) == 3
+    assert breakers.get_sync(key) == Breaker()  # the probe's success closed the breaker
+
     after = (await run_one(config, "trip")).result
     assert after.status is RunStatus.PASSED
     assert len(log.hits["trip"]) == 4

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import textwrap
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,30 +15,10 @@ from sqlalchemy import inspect, text
 from flows.workflow import run_workflows
 from store import RunRecord, get_run
 from tasks.record import engine_for
-from tests.fixtures.servers import serve_asgi
-from tests.runner.target import TargetLog, create_target
+from tests.runner.target import TargetLog
 from wfmon.results import ErrorType, RunStatus
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
-
-
-@pytest.fixture
-def target() -> Iterator[tuple[str, TargetLog]]:
-    """The target app on a real socket, with its request log."""
-    log = TargetLog()
-    with serve_asgi(create_target(log)) as url:
-        yield url, log
-
-
-@pytest.fixture
-def database_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    """A fresh, migrated SQLite store that flows write to (via WFMON_DATABASE_URL)."""
-    from store import upgrade
-
-    url = f"sqlite:///{tmp_path / 'runs.db'}"
-    upgrade(url)
-    monkeypatch.setenv("WFMON_DATABASE_URL", url)
-    return url
 
 
 def write_config(tmp_path: Path, base_url: str, workflows: str) -> str:
