@@ -31,13 +31,18 @@ def main() -> None:
     database_url = f"sqlite:///{workdir / 'bench.db'}"
     os.environ["WFMON_DATABASE_URL"] = database_url
 
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
     from prefect.testing.utilities import prefect_test_harness
 
     from bench.overhead import measure, write_config
     from bench.target import create_target
     from demo.serving import serve_asgi
     from store import upgrade
+    from wfmon.tracing import configure_tracing
 
+    spans = InMemorySpanExporter()
+    configure_tracing(processor=SimpleSpanProcessor(spans))
     upgrade(database_url)
     with (
         prefect_test_harness(server_startup_timeout=180),
@@ -51,6 +56,7 @@ def main() -> None:
                 database_url=database_url,
                 runs=args.runs,
                 latency_ms=args.latency_ms,
+                spans=spans,
             )
         )
     sys.stdout.write(report.markdown() + "\n")
