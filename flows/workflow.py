@@ -176,8 +176,10 @@ async def _run_workflow(
 
 
 async def _record_and_report(result: RunResult, *, database_url: str) -> RunRecord:
-    record = await store_run(result, database_url=database_url)
-    await publish_report(result)
+    # Independent I/O on the run's critical path: the store and the artifact side by side.
+    record, _ = await asyncio.gather(
+        store_run(result, database_url=database_url), publish_report(result)
+    )
     return record
 
 

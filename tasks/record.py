@@ -1,16 +1,32 @@
-"""The Prefect task that stores a finished run: one transaction per run."""
+"""Storing a finished run: one transaction per run, retried while the database is down.
+
+A plain coroutine, not a task run: it sits on every run's critical path, and the retry
+it needs is the resilience library's (``tasks.retry``), so a task run would only add
+orchestration round trips.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import functools
 
-from prefect import State, task
-from prefect.cache_policies import NO_CACHE
 from sqlalchemy import Engine
 
 from store import RunRecord, StoreUnavailable, create_engine_for, record_run
-from wfmon.results import RunResult
+from tasks.retry import RetryableError, with_retry
+from wfmon.config.specs import RetryProfile
+from wfmon.results import ErrorType, RunResult
+
+# A database that is down for a while delays the record; it does not drop it:
+# about 8.5 minutes of capped backoff before the run's flow fails loudly.
+STORE_RETRY = RetryProfile(
+    max_attempts=12,
+    initial_delay_ms=500,
+    max_delay_ms=60_000,
+    backoff_multiplier=2,
+    jitter_factor=0.1,
+    enable_circuit_breaker=False,
+)
 
 
 @functools.cache
@@ -19,23 +35,19 @@ def engine_for(database_url: str) -> Engine:
     return create_engine_for(database_url)
 
 
-def _store_unreachable(task: object, task_run: object, state: State[object]) -> bool:
-    # Only an unreachable database is worth waiting for; bad data fails the same way again.
-    return isinstance(state.data, StoreUnavailable)
-
-
-@task(
-    name="record-run",
-    task_run_name="record {result.workflow}",
-    cache_policy=NO_CACHE,
-    persist_result=False,
-    # A database that is down for a while delays the record; it does not drop it.
-    retries=6,
-    retry_delay_seconds=[1, 2, 5, 10, 30, 60],
-    retry_condition_fn=_store_unreachable,
-)
 async def store_run(result: RunResult, *, database_url: str) -> RunRecord:
-    """Write the run and its steps; retried while the database is unreachable."""
+    """Write the run and its steps; raises the store's error once retries run out."""
     engine = engine_for(database_url)
-    run_id = await asyncio.to_thread(record_run, engine, result=result)
-    return RunRecord(id=run_id, result=result)
+
+    async def write() -> RunRecord:
+        try:
+            run_id = await asyncio.to_thread(record_run, engine, result=result)
+        except StoreUnavailable as unreachable:
+            # Only an unreachable database is worth waiting for; bad data fails again.
+            raise RetryableError(str(unreachable), error_type=ErrorType.NETWORK) from unreachable
+        return RunRecord(id=run_id, result=result)
+
+    outcome = await with_retry(write, f"record {result.workflow}", STORE_RETRY)
+    if outcome.data is not None:
+        return outcome.data
+    raise outcome.error or RuntimeError("record_run ended without a result")
