@@ -22,41 +22,13 @@ from tasks.record import engine_for
 from tests.fixtures.servers import serve_asgi
 from tests.runner.target import TargetLog, create_target
 from tests.runner.test_workflow_runs import write_config
+from tests.store.test_records import CONDITION_KEYS, RUN_KEYS, STEP_KEYS
 from wfmon.cli import app
 
 # rich wraps at the terminal's width, and a pipe's width depends on where pytest runs:
 # a fixed, wide one keeps output deterministic (wrapping itself is tested on its own).
 WIDE = {"COLUMNS": "1000"}
 
-# SPEC §6: a run record, as `wfmon run --json` prints it.
-RUN_KEYS = {
-    "id",
-    "workflowName",
-    "environment",
-    "priority",
-    "status",
-    "startedAt",
-    "finishedAt",
-    "durationMs",
-    "attempts",
-    "errorType",
-    "errorMessage",
-    "failedStep",
-    "flowRunId",
-    "traceId",
-    "steps",
-}
-STEP_KEYS = {
-    "name",
-    "status",
-    "httpStatus",
-    "durationMs",
-    "attempts",
-    "errorType",
-    "errorMessage",
-    "conditions",
-}
-CONDITION_KEYS = {"condition", "display", "success"}
 
 WORKFLOWS = """
 - name: ok
