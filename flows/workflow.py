@@ -78,7 +78,8 @@ async def walk_steps(
 
 def _timed_out(spec: WorkflowSpec, done: Sequence[StepResult]) -> StepResult:
     # The step that was cut off: the first one not yet recorded.
-    pending = next((s for s in spec.steps if s.name not in {r.name for r in done}), None)
+    finished = {result.name for result in done}
+    pending = next((step for step in spec.steps if step.name not in finished), None)
     return StepResult(
         name=pending.name if pending else "(workflow)",
         status=RunStatus.FAILED,

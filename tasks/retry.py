@@ -38,7 +38,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Generic, TypeAlias, TypeVar
+from typing import Any, Generic, TypeAlias, TypedDict, TypeVar, Unpack
 
 import pydantic
 
@@ -381,6 +381,26 @@ def _rejected(name: str) -> RetryResult[Any]:
     )
 
 
+class _AsyncOptions(TypedDict, total=False):
+    """The keyword options of ``with_retry``, passed on by its per-profile variants."""
+
+    breakers: BreakerStore | None
+    sleep: AsyncSleep | None
+    clock: Clock | None
+    rng: random.Random | None
+    on_attempt: OnAttempt | None
+
+
+class _SyncOptions(TypedDict, total=False):
+    """The keyword options of ``with_retry_sync``, passed on by its per-profile variants."""
+
+    breakers: BreakerStore | None
+    sleep: SyncSleep | None
+    clock: Clock | None
+    rng: random.Random | None
+    on_attempt: OnAttempt | None
+
+
 async def with_retry(
     fn: Callable[[], Awaitable[T]],
     name: str,
@@ -404,49 +424,17 @@ async def with_retry(
 
 
 async def with_aggressive_retry(
-    fn: Callable[[], Awaitable[T]],
-    name: str,
-    *,
-    breakers: BreakerStore | None = None,
-    sleep: AsyncSleep | None = None,
-    clock: Clock | None = None,
-    rng: random.Random | None = None,
-    on_attempt: OnAttempt | None = None,
+    fn: Callable[[], Awaitable[T]], name: str, **options: Unpack[_AsyncOptions]
 ) -> RetryResult[T]:
     """``with_retry`` with the ``aggressive`` profile: 5 attempts, slower backoff."""
-    return await with_retry(
-        fn,
-        name,
-        "aggressive",
-        breakers=breakers,
-        sleep=sleep,
-        clock=clock,
-        rng=rng,
-        on_attempt=on_attempt,
-    )
+    return await with_retry(fn, name, "aggressive", **options)
 
 
 async def with_fast_retry(
-    fn: Callable[[], Awaitable[T]],
-    name: str,
-    *,
-    breakers: BreakerStore | None = None,
-    sleep: AsyncSleep | None = None,
-    clock: Clock | None = None,
-    rng: random.Random | None = None,
-    on_attempt: OnAttempt | None = None,
+    fn: Callable[[], Awaitable[T]], name: str, **options: Unpack[_AsyncOptions]
 ) -> RetryResult[T]:
     """``with_retry`` with the ``fast`` profile: 2 attempts, no breaker."""
-    return await with_retry(
-        fn,
-        name,
-        "fast",
-        breakers=breakers,
-        sleep=sleep,
-        clock=clock,
-        rng=rng,
-        on_attempt=on_attempt,
-    )
+    return await with_retry(fn, name, "fast", **options)
 
 
 def with_retry_sync(
@@ -472,46 +460,14 @@ def with_retry_sync(
 
 
 def with_aggressive_retry_sync(
-    fn: Callable[[], T],
-    name: str,
-    *,
-    breakers: BreakerStore | None = None,
-    sleep: SyncSleep | None = None,
-    clock: Clock | None = None,
-    rng: random.Random | None = None,
-    on_attempt: OnAttempt | None = None,
+    fn: Callable[[], T], name: str, **options: Unpack[_SyncOptions]
 ) -> RetryResult[T]:
     """Blocking ``with_aggressive_retry``."""
-    return with_retry_sync(
-        fn,
-        name,
-        "aggressive",
-        breakers=breakers,
-        sleep=sleep,
-        clock=clock,
-        rng=rng,
-        on_attempt=on_attempt,
-    )
+    return with_retry_sync(fn, name, "aggressive", **options)
 
 
 def with_fast_retry_sync(
-    fn: Callable[[], T],
-    name: str,
-    *,
-    breakers: BreakerStore | None = None,
-    sleep: SyncSleep | None = None,
-    clock: Clock | None = None,
-    rng: random.Random | None = None,
-    on_attempt: OnAttempt | None = None,
+    fn: Callable[[], T], name: str, **options: Unpack[_SyncOptions]
 ) -> RetryResult[T]:
     """Blocking ``with_fast_retry``."""
-    return with_retry_sync(
-        fn,
-        name,
-        "fast",
-        breakers=breakers,
-        sleep=sleep,
-        clock=clock,
-        rng=rng,
-        on_attempt=on_attempt,
-    )
+    return with_retry_sync(fn, name, "fast", **options)
