@@ -9,11 +9,14 @@ import asyncio
 import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 import httpx
-from prefect import flow, tags
+from prefect import Flow, flow, tags
+from prefect.client.schemas.objects import FlowRun, State
 from prefect.context import TagsContext, get_run_context
 
+from flows.alerts import evaluate_alerts
 from store import DatabaseBreakerStore, RunRecord
 from tasks.breaker import Admission
 from tasks.gate import admit_run, settle_run
@@ -88,11 +91,26 @@ def _timed_out(spec: WorkflowSpec, done: Sequence[StepResult]) -> StepResult:
     )
 
 
+async def alert_on_run(flow: Flow[..., Any], flow_run: FlowRun, state: State[Any]) -> None:
+    """Completion hook: the post-run ``evaluate-alerts`` flow on the run just recorded.
+
+    A hook runs once the run's final state is set, so alerting is not part of the run's
+    duration; Prefect logs a hook's failure in the run's log and leaves its state alone.
+    """
+    del flow  # the hook signature Prefect calls with
+    record = await state.result()
+    if not isinstance(record, RunRecord):
+        return
+    config_path = flow_run.parameters.get("config_path")
+    await evaluate_alerts(str(record.id), record.result.workflow, config_path)
+
+
 @flow(
     name="monitor-workflow",
     flow_run_name="{workflow}",
     description="Run one monitored workflow's steps, record the run and report it.",
     persist_result=False,
+    on_completion=[alert_on_run],
 )
 async def monitor_workflow(
     workflow: str, environment: str | None = None, config_path: str | None = None

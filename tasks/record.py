@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import functools
+from collections.abc import Callable
+from typing import TypeVar
 
 from sqlalchemy import Engine
 
@@ -19,6 +21,8 @@ from wfmon.results import ErrorType, RunResult
 
 # A database that is down for a while delays the record; it does not drop it:
 # about 8.5 minutes of capped backoff before the run's flow fails loudly.
+T = TypeVar("T")
+
 STORE_RETRY = RetryProfile(
     max_attempts=12,
     initial_delay_ms=500,
@@ -38,16 +42,26 @@ def engine_for(database_url: str) -> Engine:
 async def store_run(result: RunResult, *, database_url: str) -> RunRecord:
     """Write the run and its steps; raises the store's error once retries run out."""
     engine = engine_for(database_url)
+    run_id = await in_store(
+        functools.partial(record_run, engine, result=result), f"record {result.workflow}"
+    )
+    return RunRecord(id=run_id, result=result)
 
-    async def write() -> RunRecord:
+
+async def in_store(call: Callable[[], T], what: str) -> T:
+    """``call`` (blocking store I/O) in a worker thread, retried while the database is down.
+
+    Raises the store's error once ``STORE_RETRY`` runs out, or at once for any other error.
+    """
+
+    async def attempt() -> T:
         try:
-            run_id = await asyncio.to_thread(record_run, engine, result=result)
+            return await asyncio.to_thread(call)
         except StoreUnavailable as unreachable:
             # Only an unreachable database is worth waiting for; bad data fails again.
             raise RetryableError(str(unreachable), error_type=ErrorType.NETWORK) from unreachable
-        return RunRecord(id=run_id, result=result)
 
-    outcome = await with_retry(write, f"record {result.workflow}", STORE_RETRY)
-    if outcome.data is not None:
-        return outcome.data
-    raise outcome.error or RuntimeError("record_run ended without a result")
+    outcome = await with_retry(attempt, what, STORE_RETRY)
+    if outcome.success:
+        return outcome.data  # type: ignore[return-value]  # success carries the call's value
+    raise outcome.error or RuntimeError(f"{what} ended without a result")
