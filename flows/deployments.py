@@ -1,4 +1,4 @@
-"""Deployments for ``wfmon up``: one per workflow, on its interval or cron schedule."""
+"""Deployments for ``wfmon up``: one per workflow on its schedule, and alert maintenance."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import cast
 from prefect.deployments.runner import RunnerDeployment
 from prefect.types.entrypoint import EntrypointType
 
+from flows.alerts import alert_maintenance
 from flows.workflow import monitor_workflow, run_tags
 from wfmon.config import Config
 
@@ -44,3 +45,17 @@ def workflow_deployments(
         )
         deployments.append(deployment)
     return deployments
+
+
+def maintenance_deployment(*, config_path: Path) -> RunnerDeployment:
+    """``alert-maintenance`` every minute: escalations, auto-resolve, delivery retries."""
+    return cast(
+        RunnerDeployment,
+        alert_maintenance.to_deployment(
+            name="alert-maintenance",
+            interval=timedelta(minutes=1),
+            parameters={"config_path": str(config_path)},
+            tags=["wfmon:maintenance"],
+            entrypoint_type=EntrypointType.MODULE_PATH,
+        ),
+    )

@@ -46,7 +46,7 @@ from store.outbox import (
     mark_retry,
     mark_sent,
 )
-from store.records import json_timestamp, run_record_json
+from store.records import alert_json, json_timestamp, run_record_json
 from store.runs import RunRecord, count_runs, get_run, list_runs, record_run
 
 __all__ = [
@@ -67,6 +67,7 @@ __all__ = [
     "acknowledge_alert",
     "alert_events",
     "alert_history",
+    "alert_json",
     "alert_statistics",
     "apply_alert_decision",
     "breaker_key",

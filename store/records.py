@@ -1,10 +1,11 @@
-"""The run record as users see it (SPEC §6): executions API and ``wfmon run --json``."""
+"""Records as users see them (SPEC §6): runs (executions API, ``wfmon run --json``) and alerts."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
 
+from rules.models import Alert
 from store.runs import RunRecord
 from wfmon.results import ConditionResult, StepResult
 
@@ -29,6 +30,43 @@ def run_record_json(record: RunRecord) -> dict[str, Any]:
         "traceId": result.trace_id,
         "steps": [_step_json(step) for step in result.steps],
     }
+
+
+def alert_json(alert: Alert) -> dict[str, Any]:
+    """The camelCase JSON object for one alert (alerts API, ``wfmon alerts list --json``)."""
+    details = alert.details
+    return {
+        "id": alert.id,
+        "ruleId": alert.rule_id,
+        "workflowName": alert.workflow,
+        "environment": alert.environment,
+        "severity": str(alert.severity),
+        "state": str(alert.state),
+        "message": alert.message,
+        "count": alert.count,
+        "firstSeen": json_timestamp(alert.first_seen),
+        "lastSeen": json_timestamp(alert.last_seen),
+        "channels": list(alert.channels),
+        "escalated": alert.escalated,
+        "acknowledgedBy": alert.acknowledged_by,
+        "acknowledgedAt": _optional_timestamp(alert.acknowledged_at),
+        "resolvedAt": _optional_timestamp(alert.resolved_at),
+        "details": {
+            "runId": details.run_id,
+            "status": details.status,
+            "failedStep": details.failed_step,
+            "failedCondition": details.failed_condition,
+            "errorType": details.error_type,
+            "errorMessage": details.error_message,
+            "attempts": details.attempts,
+            "matched": list(details.matched),
+            "suppressedBy": details.suppressed_by,
+        },
+    }
+
+
+def _optional_timestamp(value: datetime | None) -> str | None:
+    return None if value is None else json_timestamp(value)
 
 
 def json_timestamp(value: datetime) -> str:

@@ -19,10 +19,13 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from rules.models import AlertState, Severity
 from wfmon.config import Config, ConfigError, load_config, resolve_config_path
 from wfmon.settings import Settings
 
 if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
     from store import RunRecord
 
 app = typer.Typer(
@@ -35,6 +38,8 @@ db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 breaker_app = typer.Typer(help="Circuit breakers, one per workflow and environment.")
 app.add_typer(breaker_app, name="breaker", no_args_is_help=True)
+alerts_app = typer.Typer(help="Alerts: one per rule, workflow and environment while open.")
+app.add_typer(alerts_app, name="alerts", no_args_is_help=True)
 
 ConfigOption = Annotated[
     str | None,
@@ -148,10 +153,13 @@ def up(
 
     from prefect import serve
 
-    from flows.deployments import workflow_deployments
+    from flows.deployments import maintenance_deployment, workflow_deployments
     from wfmon.prefect_server import local_prefect_server
 
-    deployments = workflow_deployments(loaded, config_path=path, environment=env)
+    deployments = [
+        *workflow_deployments(loaded, config_path=path, environment=env),
+        maintenance_deployment(config_path=path),
+    ]
     if os.environ.get("PREFECT_API_URL"):
         serve(*deployments)
         return
@@ -216,6 +224,93 @@ def breaker_reset(
         raise typer.Exit(2)
     store.reset_sync(name)
     out.print(f"breaker {name} reset to CLOSED")
+
+
+@alerts_app.command("list")
+def alerts_list(
+    state: Annotated[AlertState | None, typer.Option(case_sensitive=False)] = None,
+    severity: Annotated[Severity | None, typer.Option(case_sensitive=False)] = None,
+    workflow: Annotated[str | None, typer.Option("--workflow", "-w")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 50,
+    as_json: Annotated[bool, typer.Option("--json", help="Alerts as JSON.")] = False,
+) -> None:
+    """Alerts, latest seen first."""
+    from store import list_alerts
+
+    alerts = list_alerts(
+        _engine(),
+        state=state,
+        severity=severity,
+        workflow=workflow,
+        limit=limit,
+    )
+    if as_json:
+        from store import alert_json
+
+        out.print_json(json.dumps([alert_json(alert) for alert in alerts]))
+        return
+    table = Table(title="alerts")
+    for column in ("id", "severity", "state", "rule", "workflow", "env", "count", "last seen"):
+        table.add_column(column)
+    for alert in alerts:
+        table.add_row(
+            alert.id,
+            alert.severity.value,
+            alert.state.value,
+            alert.rule_id,
+            alert.workflow,
+            alert.environment,
+            str(alert.count),
+            alert.last_seen.isoformat(timespec="seconds"),
+        )
+    out.print(table)
+
+
+@alerts_app.command("ack")
+def alerts_ack(
+    alert_id: Annotated[str, typer.Argument(help="The alert's id, as `alerts list` shows")],
+    by: Annotated[str | None, typer.Option(help="Who acknowledges (default: $USER)")] = None,
+) -> None:
+    """Acknowledge an alert: no more reminders, no escalation; it still resolves."""
+    from datetime import UTC, datetime
+
+    from rules import AlertStateError
+    from store import acknowledge_alert
+
+    who = by or os.environ.get("USER") or "cli"
+    try:
+        alert = acknowledge_alert(_engine(), alert_id=alert_id, by=who, now=datetime.now(UTC))
+    except AlertStateError as refused:
+        err.print(str(refused))
+        raise typer.Exit(2) from None
+    if alert is None:
+        err.print(f"no alert has id {alert_id!r}")
+        raise typer.Exit(2)
+    out.print(f"alert {alert.id} acknowledged by {alert.acknowledged_by}")
+
+
+@alerts_app.command("resolve")
+def alerts_resolve(
+    alert_id: Annotated[str, typer.Argument(help="The alert's id, as `alerts list` shows")],
+) -> None:
+    """Resolve an alert by hand (no notice is sent)."""
+    from datetime import UTC, datetime
+
+    from store import resolve_alert
+
+    alert = resolve_alert(_engine(), alert_id=alert_id, now=datetime.now(UTC))
+    if alert is None:
+        err.print(f"no alert has id {alert_id!r}")
+        raise typer.Exit(2)
+    out.print(f"alert {alert.id} resolved")
+
+
+def _engine() -> Engine:
+    from tasks.record import engine_for
+
+    settings = Settings()
+    _prepare_database(settings)
+    return engine_for(settings.database_url)
 
 
 def main() -> None:
