@@ -35,6 +35,7 @@ import apprise
 
 from tasks.messages import NotifyType
 from tasks.retry import RetryableError
+from wfmon.channels import instantiate, mask_url
 from wfmon.results import ErrorType
 from wfmon.secrets import MASK, Redactor
 
@@ -53,7 +54,6 @@ _REPORTED_LEVELS = frozenset({"WARNING", "ERROR", "CRITICAL"})
 _URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://(?:[^\s'\"<>]*[^\s'\"<>.,;:!?)\]])?")
 # requests/urllib3 errors quote the path alone: "Max retries exceeded with url: /hook/TOKEN".
 _PATH_IN_TEXT = re.compile(r"(with url: )\S+")
-_HOST_NAME = re.compile(r"[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+|localhost")
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,24 +76,6 @@ class DeliveryOutcome:
             )
 
 
-def mask_url(url: str) -> str:
-    """``url`` reduced to its scheme and network host: ``mailto://***@smtp.example.com``.
-
-    User info becomes ``***@``, any path, query or fragment ``/***``. A "host" that is not
-    a host name or IP address (``tgram://BOT_TOKEN/chat``, ``discord://WEBHOOK_ID/...``)
-    is often a credential itself, so it is masked too; text that is no URL at all is
-    masked whole.
-    """
-    scheme, separator, rest = url.strip().partition("://")
-    if not separator or not scheme:
-        return MASK
-    cut = min((i for i in (rest.find(c) for c in "/?#") if i >= 0), default=len(rest))
-    netloc, tail = rest[:cut], rest[cut:]
-    _, at, hostport = netloc.rpartition("@")
-    host = hostport if _is_network_host(hostport) else MASK
-    return f"{scheme}://{MASK + '@' if at else ''}{host}{'/' + MASK if tail.strip('/') else ''}"
-
-
 def check_channel_urls(channels: Mapping[str, Sequence[str]]) -> list[str]:
     """Every problem with the config's channels (``[]`` if none), URLs masked.
 
@@ -105,7 +87,7 @@ def check_channel_urls(channels: Mapping[str, Sequence[str]]) -> list[str]:
         if not urls:
             problems.append(f"channels.{name}: no Apprise URLs")
         for index, url in enumerate(urls):
-            if _load(url) is None:
+            if instantiate(url) is None:
                 problems.append(f"channels.{name}[{index}]: invalid Apprise URL {mask_url(url)}")
     return problems
 
@@ -133,7 +115,7 @@ def deliver(
         return _failure(f"no Apprise URLs for {label}", ErrorType.PERMANENT, redact)
     notifier = apprise.Apprise()
     for url in urls:
-        service = _load(url)
+        service = instantiate(url)
         if service is None:
             message = f"invalid Apprise URL for {label}: {mask_url(url)}"
             return _failure(message, ErrorType.PERMANENT, redact)
@@ -174,12 +156,6 @@ async def adeliver(
     )
 
 
-def _load(url: str) -> Any | None:
-    # One URL, one service. Apprise.add(str) would split a string on commas and spaces
-    # and accept it if any part parsed.
-    return apprise.Apprise.instantiate(url)
-
-
 def _describe(result: Any, *, timeout_s: float) -> tuple[str, ErrorType]:
     problems: list[str] = []
     timed_out = failed = False
@@ -207,15 +183,6 @@ def _failure(message: str, error_type: ErrorType, redact: Redactor) -> DeliveryO
 def _mask_text(text: str) -> str:
     text = _URL_IN_TEXT.sub(lambda match: mask_url(match.group()), text)
     return _PATH_IN_TEXT.sub(rf"\g<1>/{MASK}", text)
-
-
-def _is_network_host(hostport: str) -> bool:
-    if hostport.startswith("["):  # IPv6 literal
-        address, bracket, port = hostport[1:].partition("]")
-        return bool(address and bracket) and (not port or port[1:].isdigit())
-    host, _, port = hostport.partition(":")
-    # Apprise's privacy ellipsis ("1...3") is no host name either: empty labels.
-    return bool(_HOST_NAME.fullmatch(host)) and (not port or port.isdigit())
 
 
 class _MaskURLs(logging.Filter):

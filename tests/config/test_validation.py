@@ -450,6 +450,56 @@ INVALID = [
         VALID + "maintenance: [checkout]\n",
         "wfmon.yaml:8: maintenance[0]: expected a mapping, got string",
     ),
+    (
+        "channel URL Apprise cannot parse (credentials masked)",
+        VALID + "channels:\n  EMAIL: ['mailto://user:pw@']\n",
+        "wfmon.yaml:9: channels.EMAIL[0]: invalid Apprise URL mailto://***@***",
+    ),
+    (
+        "alert rule with an unknown severity",
+        VALID + "alert_rules:\n  - id: workflow-slow\n    severity: LOUD\n",
+        "wfmon.yaml:10: alert_rules[0].severity: unknown severity 'LOUD'",
+    ),
+    (
+        "alert rule condition with an unknown metric",
+        VALID
+        + "alert_rules:\n  - id: slow-login\n    name: Slow login\n    severity: WARNING\n"
+        + "    conditions:\n      - {type: THRESHOLD, metric: workflow.mood, operator: '>',"
+        + " value: 1}\n",
+        "wfmon.yaml:13: alert_rules[0].conditions[0].metric: unknown metric 'workflow.mood'",
+    ),
+    (
+        "alert rule escalating to a rule that does not exist",
+        VALID + "alert_rules:\n  - {id: workflow-slow, escalation_rule: pager}\n",
+        "wfmon.yaml:9: alert_rules[0].escalation_rule: no alert rule has id 'pager'",
+    ),
+    (
+        "CUSTOM condition naming a callable that cannot be imported",
+        VALID
+        + "alert_rules:\n  - id: custom\n    name: Custom\n    severity: INFO\n"
+        + "    conditions: [{type: CUSTOM, callable: 'no_such_module:check'}]\n",
+        "wfmon.yaml:12: alert_rules[0].conditions[0].callable: cannot import 'no_such_module'",
+    ),
+    (
+        "alert_engine setting of the wrong type",
+        VALID + "alert_engine:\n  max_active_alerts: many\n",
+        "wfmon.yaml:9: alert_engine.max_active_alerts: expected a whole number >= 1, got 'many'",
+    ),
+    (
+        "alert_engine setting that does not exist",
+        VALID + "alert_engine:\n  page_everyone: true\n",
+        "wfmon.yaml:9: alert_engine.page_everyone: unknown alert_engine setting 'page_everyone'",
+    ),
+    (
+        "maintenance window without a duration",
+        VALID + "maintenance:\n  - {start: '2026-12-01T02:00:00Z'}\n",
+        "wfmon.yaml:9: maintenance[0].duration: missing duration (seconds)",
+    ),
+    (
+        "maintenance window with a start that is no timestamp",
+        VALID + "maintenance:\n  - {start: tonight, duration: 60}\n",
+        "wfmon.yaml:9: maintenance[0].start: expected an ISO 8601 timestamp, got 'tonight'",
+    ),
 ]
 
 
@@ -583,7 +633,7 @@ def test_directory_files_are_merged(workdir: Path) -> None:
                   - name: login
                     retry: patient
                     steps: [{name: home, request: {path: /}}]
-                channels: {EMAIL: ["mailto://ops"]}
+                channels: {EMAIL: ["mailto://ops@example.com"]}
                 """,
             "shop.yaml": """\
                 workflows:
@@ -605,7 +655,7 @@ def test_directory_files_are_merged(workdir: Path) -> None:
     assert config.workflow("login").retry == RetryProfile(max_attempts=6)
     assert config.workflow("checkout").depends_on == ("login",)
     assert config.channels == {
-        "EMAIL": ("mailto://ops",),
+        "EMAIL": ("mailto://ops@example.com",),
         "SLACK": ("json://hooks.example.com",),
     }
     assert len(config.maintenance) == 1
@@ -614,12 +664,12 @@ def test_directory_files_are_merged(workdir: Path) -> None:
 def test_duplicates_across_files_name_the_other_file(workdir: Path) -> None:
     head = 'environments:\n  prod: {base_url: "https://x"}\n'
     workflow = "workflows:\n  - name: login\n    steps: [{name: a, request: {path: /}}]\n"
+    alerting = "channels: {SLACK: []}\nalert_rules: [{id: workflow-slow, enabled: false}]\n"
     write_directory(
         workdir / "conf",
         {
-            "a.yaml": head + workflow + "channels: {SLACK: []}\nalert_rules: [{id: r1}]\n",
-            "b.yaml": "\n" + workflow + "channels: {SLACK: []}\nalert_rules: [{id: r1}]\n"
-            "default_environment: prod\n",
+            "a.yaml": head + workflow + alerting,
+            "b.yaml": "\n" + workflow + alerting + "default_environment: prod\n",
             "c.yaml": head + "default_environment: prod\n",
         },
     )
@@ -629,7 +679,8 @@ def test_duplicates_across_files_name_the_other_file(workdir: Path) -> None:
     assert [str(issue) for issue in caught.value.issues] == [
         f"{b}:3: workflows[0].name: duplicate workflow name 'login' (first defined in {a}:4)",
         f"{b}:5: channels.SLACK: duplicate channel 'SLACK' (first defined in {a}:6)",
-        f"{b}:6: alert_rules[0].id: duplicate alert rule id 'r1' (first defined in {a}:7)",
+        f"{b}:6: alert_rules[0].id: duplicate alert rule id 'workflow-slow' "
+        f"(first defined in {a}:7)",
         f"{c}:2: environments.prod: duplicate environment 'prod' (first defined in {a}:2)",
         f"{c}:3: default_environment: default_environment is set twice (first defined in {b}:7)",
     ]

@@ -38,6 +38,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from rules import (
+    RuleError,
+    import_callable,
+    rules_from_config,
+    settings_from_config,
+    silences_from_config,
+)
+from wfmon.channels import url_problem
 from wfmon.config.errors import ConfigError, ConfigIssue
 from wfmon.config.profiles import INLINE, effective_profiles, profile_base
 from wfmon.config.reader import Reader
@@ -329,6 +337,10 @@ class _Loader:
             if urls is None:
                 continue
             resolved = [reader.static_string(url, (*at, index)) for index, url in enumerate(urls)]
+            for index, url in enumerate(resolved):
+                problem = None if url is None else url_problem(url)
+                if problem is not None:
+                    reader.error((*at, index), problem)
             channels[name] = tuple(url for url in resolved if url is not None)
         return channels
 
@@ -349,20 +361,58 @@ class _Loader:
     def _alert_rules(self, sections: Sections) -> list[dict[str, Any]]:
         entries = self._raw_list(sections, "alert_rules")
         origins: dict[str, _Origin] = {}
+        unique: list[tuple[Reader, DocPath, dict[str, Any]]] = []
         for reader, at, rule in entries:
             rule_id = rule.get("id")
-            if not isinstance(rule_id, str):
-                continue
-            if rule_id in origins:
+            if isinstance(rule_id, str) and rule_id in origins:
                 seen = origins[rule_id].seen_from(reader)
                 reader.error((*at, "id"), f"duplicate alert rule id '{rule_id}' ({seen})")
-            else:
+                continue
+            if isinstance(rule_id, str):
                 origins[rule_id] = _Origin(reader, (*at, "id"))
-        return [rule for _, _, rule in entries]
+            unique.append((reader, at, rule))
+        raw = [rule for _, _, rule in unique]
+        try:
+            rules_from_config(raw, resolve_callable=import_callable)
+        except RuleError as error:
+            self._report(error, sections, "alert_rules", [(r, at) for r, at, _ in unique])
+        return raw
 
     def _alert_engine(self, sections: Sections) -> dict[str, Any]:
         entries, _ = self._named_entries(sections, "alert_engine", "alert_engine setting")
-        return {name: reader.resolve_env(raw, at) for reader, at, name, raw in entries}
+        settings = {name: reader.resolve_env(raw, at) for reader, at, name, raw in entries}
+        try:
+            settings_from_config(settings)
+        except RuleError as error:
+            # Issue paths start with the setting's name: point at that setting's own line.
+            where = {name: (reader, at[:-1]) for reader, at, name, _ in entries}
+            for issue in error.issues:
+                reader, at = where[str(issue.path[0])]
+                reader.error((*at, *issue.path), issue.message)
+        return settings
 
     def _maintenance(self, sections: Sections) -> list[dict[str, Any]]:
-        return [window for _, _, window in self._raw_list(sections, "maintenance")]
+        entries = self._raw_list(sections, "maintenance")
+        windows = [window for _, _, window in entries]
+        try:
+            silences_from_config(windows)
+        except RuleError as error:
+            self._report(error, sections, "maintenance", [(r, at) for r, at, _ in entries])
+        return windows
+
+    def _report(
+        self,
+        error: RuleError,
+        sections: Sections,
+        key: str,
+        origins: list[tuple[Reader, DocPath]],
+    ) -> None:
+        """A ``RuleError`` on a merged list, each issue at its entry's file and line."""
+        for issue in error.issues:
+            index = issue.path[0] if issue.path else None
+            if isinstance(index, int) and index < len(origins):
+                reader, at = origins[index]
+                reader.error((*at, *issue.path[1:]), issue.message)
+            else:  # about a predefined rule as a whole: the section's first line
+                reader = next(r for r, top in sections if key in top)
+                reader.error((key,), issue.message)
