@@ -1,8 +1,8 @@
 """The alerting flows: ``evaluate-alerts`` after every run, ``alert-maintenance`` every minute.
 
 ``evaluate-alerts`` is started by ``monitor-workflow``'s completion hook, once the run's
-own final state is set, so it shows in the UI as a child of the run it judges and adds
-nothing to the run's duration. It judges the stored run (``tasks.alerting``) and sends what
+own final state is set, so it adds nothing to the run's duration; it is a flow run of its
+own, named after the workflow and carrying the run's tags. It judges the stored run (``tasks.alerting``) and sends what
 that queued (``tasks.dispatch``). ``alert-maintenance`` auto-resolves and escalates open
 alerts and sends every delivery still due, such as retries after a receiver was down.
 

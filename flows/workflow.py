@@ -6,6 +6,7 @@ Orchestration only: which task runs when. Probing, judging and storing live in `
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -14,7 +15,7 @@ from typing import Any
 import httpx
 from prefect import Flow, flow, tags
 from prefect.client.schemas.objects import FlowRun, State
-from prefect.context import TagsContext, get_run_context
+from prefect.context import FlowRunContext, TagsContext, TaskRunContext, get_run_context
 
 from flows.alerts import evaluate_alerts
 from store import DatabaseBreakerStore, RunRecord
@@ -96,13 +97,20 @@ async def alert_on_run(flow: Flow[..., Any], flow_run: FlowRun, state: State[Any
 
     A hook runs once the run's final state is set, so alerting is not part of the run's
     duration; Prefect logs a hook's failure in the run's log and leaves its state alone.
+    ``evaluate-alerts`` runs as a flow run of its own (with the run's tags), not as a
+    subflow: a subflow's start waits for its tracking task run, which stalled it for
+    seconds now and then (Prefect 3.9), and alerts must not wait.
     """
     del flow  # the hook signature Prefect calls with
     record = await state.result()
     if not isinstance(record, RunRecord):
         return
     config_path = flow_run.parameters.get("config_path")
-    await evaluate_alerts(str(record.id), record.result.workflow, config_path)
+    outside = contextvars.copy_context()
+    for run_context in (FlowRunContext, TaskRunContext):
+        outside.run(run_context.__var__.set, None)  # type: ignore[arg-type]
+    judged = evaluate_alerts(str(record.id), record.result.workflow, config_path)
+    await asyncio.get_running_loop().create_task(judged, context=outside)
 
 
 @flow(
