@@ -11,6 +11,7 @@ from datetime import datetime
 from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 
+from store.rollups import record_rollups
 from store.sessions import session_for
 from store.tables import Run, RunStep
 from wfmon.results import (
@@ -43,6 +44,7 @@ def record_run(engine: Engine, *, result: RunResult) -> uuid.UUID:
         # The steps reference the run: make sure its INSERT goes first.
         session.flush()
         session.add_all(steps)
+        record_rollups(session, run)
         session.commit()
     return run_id
 

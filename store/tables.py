@@ -12,7 +12,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, DateTime, Dialect, Index, String, Text, text
+from sqlalchemy import JSON, CheckConstraint, DateTime, Dialect, Index, Integer, String, Text, text
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
@@ -281,3 +281,84 @@ class DeliveryRow(DeliveryBase, table=True):
     alert_id: str | None = Field(
         default=None, foreign_key="alerts.id", ondelete="SET NULL", sa_type=Text
     )
+
+
+# --- hourly rollups ------------------------------------------------------------------------
+# Written by ``store.rollups`` in the transaction that records each run, read by
+# ``store.metrics``: the metrics API reads these instead of the (possibly millions of) runs.
+
+
+class RollupCountsBase(SQLModel):
+    """Run counts of one slice of time; what a period's summary and trends add up."""
+
+    runs: int = 0
+    passed: int = 0
+    degraded: int = 0
+    failed: int = 0
+    skipped: int = 0
+    # Runs with attempts > 1: something was retried (README "Run attempts").
+    retried: int = 0
+    # Runs that sent requests (all but skipped): the runs that durations are averaged over.
+    timed_runs: int = 0
+    duration_sum_ms: float = 0.0
+
+
+class HourlyRollup(RollupCountsBase, table=True):
+    """One workflow in one environment for one UTC hour (periods of hours: 24h)."""
+
+    __tablename__ = "rollup_hours"
+
+    hour: datetime = Field(primary_key=True, sa_type=UTCDateTime)
+    workflow: str = Field(primary_key=True, sa_type=String(200))
+    environment: str = Field(primary_key=True, sa_type=String(100))
+
+
+class DailyRollup(RollupCountsBase, table=True):
+    """One workflow in one environment for one UTC day (periods of days: 7d, 30d)."""
+
+    __tablename__ = "rollup_days"
+
+    day: datetime = Field(primary_key=True, sa_type=UTCDateTime)
+    workflow: str = Field(primary_key=True, sa_type=String(200))
+    environment: str = Field(primary_key=True, sa_type=String(100))
+
+
+class HourTotal(RollupCountsBase, table=True):
+    """Every workflow together for one UTC hour: the hourly series and period totals."""
+
+    __tablename__ = "rollup_hour_totals"
+
+    hour: datetime = Field(primary_key=True, sa_type=UTCDateTime)
+
+
+class LatencyTotal(SQLModel, table=True):
+    """All-time count of timed runs per duration bucket (see ``store.rollups``)."""
+
+    __tablename__ = "latency_totals"
+
+    workflow: str = Field(primary_key=True, sa_type=String(200))
+    environment: str = Field(primary_key=True, sa_type=String(100))
+    bucket: int = Field(primary_key=True, sa_type=Integer)
+    runs: int
+
+
+class LatencyMark(SQLModel, table=True):
+    """A moment at which ``latency_totals`` was copied into ``latency_snapshots``."""
+
+    __tablename__ = "latency_marks"
+
+    starts_at: datetime = Field(primary_key=True, sa_type=UTCDateTime)
+    # The first mark of its UTC day is kept for the day-long periods; others only briefly.
+    first_of_day: bool
+
+
+class LatencySnapshot(SQLModel, table=True):
+    """Per bucket, how many timed runs started before a mark: totals minus this = since."""
+
+    __tablename__ = "latency_snapshots"
+
+    starts_at: datetime = Field(primary_key=True, sa_type=UTCDateTime)
+    workflow: str = Field(primary_key=True, sa_type=String(200))
+    environment: str = Field(primary_key=True, sa_type=String(100))
+    bucket: int = Field(primary_key=True, sa_type=Integer)
+    runs_before: int

@@ -1,0 +1,725 @@
+"""The numbers behind ``GET /api/monitoring/metrics``, aggregated by the database.
+
+Periods (SPEC §6) and what they cover, ``now`` being the request's clock:
+
+- ``1h``: the last 60 minutes exactly, read from the runs themselves (an hour of runs).
+- ``24h``: the current UTC hour so far and the 24 whole hours before it.
+- ``7d`` / ``30d``: the current UTC day so far and the 7 / 30 whole days before it.
+
+The longer periods start at an hour or a day boundary so that they are made of whole
+rollup rows (``store.rollups``): 30 days read about a thousand counts and two latency
+snapshots, not a million runs. The period before (for trends) is as many whole hours or
+days just before it (for ``1h``: the 60 minutes before). Runs count in the period their
+``started_at`` falls in.
+
+Definitions: *successful* runs passed or degraded; *retried* runs have ``attempts > 1``;
+the success rate is successful / all runs (skipped ones included), in percent; durations
+(average, percentiles) are over the runs that sent requests (skipped runs sent none).
+Percentiles are nearest-rank, reported as their bucket's value (within
+``store.rollups.RELATIVE_ERROR``). A number with no run behind it is 0.
+"""
+
+from __future__ import annotations
+
+import enum
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    Engine,
+    Select,
+    and_,
+    case,
+    func,
+    literal,
+    select,
+    text,
+    union_all,
+)
+from sqlalchemy.orm import Session
+from sqlmodel import SQLModel, col
+
+from store.alerts import AlertStatistics, alert_statistics
+from store.rollups import (
+    COUNT_COLUMNS,
+    bucket_expression,
+    bucket_value,
+    count_sums,
+    day_of,
+    hour_of,
+    truncate_to_hour,
+)
+from store.sessions import session_for
+from store.tables import CircuitBreaker, Run, UTCDateTime
+from wfmon.results import RunStatus
+
+__all__ = [
+    "Counts",
+    "HourMetrics",
+    "Percentiles",
+    "Period",
+    "PeriodMetrics",
+    "PeriodWindow",
+    "RecentRun",
+    "StepMetrics",
+    "WorkflowMetrics",
+    "all_workflows",
+    "period_metrics",
+    "period_window",
+]
+
+RECENT_RUNS = 10
+_HOUR = timedelta(hours=1)
+_RUNS = SQLModel.metadata.tables["runs"]
+_STEPS = SQLModel.metadata.tables["step_results"]
+_HOUR_TOTALS = SQLModel.metadata.tables["rollup_hour_totals"]
+_ROLLUPS = {
+    "hour": (SQLModel.metadata.tables["rollup_hours"], "hour"),
+    "day": (SQLModel.metadata.tables["rollup_days"], "day"),
+}
+_LATENCY_TOTALS = SQLModel.metadata.tables["latency_totals"]
+_LATENCY_SNAPSHOTS = SQLModel.metadata.tables["latency_snapshots"]
+_LATENCY_MARKS = SQLModel.metadata.tables["latency_marks"]
+_SUCCEEDED = (RunStatus.PASSED.value, RunStatus.DEGRADED.value)
+# Before any run: "no success yet" as a bound the runs index can range over.
+_EPOCH = literal(datetime(1970, 1, 1, tzinfo=UTC), UTCDateTime())
+# After any run: "no mark yet" as an upper bound the same index can range over.
+_FAR_FUTURE = literal(datetime(9999, 1, 1, tzinfo=UTC), UTCDateTime())
+
+
+class Period(enum.StrEnum):
+    """The periods the metrics API offers."""
+
+    HOUR = "1h"
+    DAY = "24h"
+    WEEK = "7d"
+    MONTH = "30d"
+
+
+@dataclass(frozen=True, slots=True)
+class PeriodWindow:
+    """Where a period starts, and the period before it: ``[previous_start, start)``."""
+
+    start: datetime
+    previous_start: datetime
+    # What the period is made of: runs, whole hours or whole days (plus the current one).
+    grain: str
+    # Lengths up to ``now``, in hours, to compare execution rates of unequal periods.
+    hours: float
+    previous_hours: float
+
+
+@dataclass(frozen=True, slots=True)
+class Counts:
+    """Run counts and duration sums of a set of runs."""
+
+    runs: int = 0
+    passed: int = 0
+    degraded: int = 0
+    failed: int = 0
+    skipped: int = 0
+    retried: int = 0
+    timed_runs: int = 0
+    duration_sum_ms: float = 0.0
+
+    @property
+    def successful(self) -> int:
+        """Passed or degraded runs."""
+        return self.passed + self.degraded
+
+    @property
+    def success_rate(self) -> float:
+        """Successful runs in percent of all runs; 0 without runs."""
+        return 100.0 * self.successful / self.runs if self.runs else 0.0
+
+    @property
+    def average_duration_ms(self) -> float:
+        """Mean duration of the runs that sent requests; 0 without any."""
+        return self.duration_sum_ms / self.timed_runs if self.timed_runs else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Percentiles:
+    """Nearest-rank duration percentiles in ms (bucket values); 0 without timed runs."""
+
+    p50: float = 0.0
+    p95: float = 0.0
+    p99: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class StepMetrics:
+    """One step of one workflow over the period."""
+
+    name: str
+    runs: int
+    failures: int
+    average_duration_ms: float
+    p95_duration_ms: float
+
+
+@dataclass(frozen=True, slots=True)
+class RecentRun:
+    """A run in a workflow's recent list."""
+
+    id: uuid.UUID
+    status: str
+    started_at: datetime
+    duration_ms: float
+    attempts: int
+    error_type: str | None
+    failed_step: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class WorkflowMetrics:
+    """One workflow in one environment: the period's numbers and its current state."""
+
+    workflow: str
+    environment: str
+    priority: str
+    counts: Counts
+    p95_duration_ms: float
+    last_status: str
+    last_started_at: datetime
+    # Failed runs since the last passed or degraded one (skipped runs neither count nor break).
+    consecutive_failures: int
+    circuit_state: str
+    steps: tuple[StepMetrics, ...] | None = None
+    recent: tuple[RecentRun, ...] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HourMetrics:
+    """Every workflow together in one UTC hour of the period."""
+
+    hour: datetime
+    counts: Counts
+
+
+@dataclass(frozen=True, slots=True)
+class PeriodMetrics:
+    """Everything the metrics endpoint reports for one period."""
+
+    period: Period
+    window: PeriodWindow
+    summary: Counts
+    percentiles: Percentiles
+    previous: Counts
+    workflows: tuple[WorkflowMetrics, ...]
+    hours: tuple[HourMetrics, ...]
+    alerts: AlertStatistics
+    database_latency_ms: float
+
+
+def period_window(period: Period, *, now: datetime) -> PeriodWindow:
+    """The window ``period`` covers at ``now`` (see the module docstring)."""
+    if now.tzinfo is None:
+        raise ValueError(f"now must be an aware datetime (UTC), got naive {now!r}")
+    now = now.astimezone(UTC)
+    if period is Period.HOUR:
+        start, length, grain = now - _HOUR, _HOUR, "run"
+    elif period is Period.DAY:
+        length = timedelta(hours=24)
+        start, grain = hour_of(now) - length, "hour"
+    else:
+        length = timedelta(days=7 if period is Period.WEEK else 30)
+        start, grain = day_of(now) - length, "day"
+    return PeriodWindow(
+        start=start,
+        previous_start=start - length,
+        grain=grain,
+        hours=(now - start) / _HOUR,
+        previous_hours=length / _HOUR,
+    )
+
+
+def period_metrics(
+    engine: Engine, *, period: Period, now: datetime, details: bool = False
+) -> PeriodMetrics:
+    """The period's metrics; ``details`` adds per-step numbers and recent runs."""
+    window = period_window(period, now=now)
+    with session_for(engine) as session:
+        started = time.perf_counter()
+        session.execute(text("SELECT 1"))
+        latency_ms = (time.perf_counter() - started) * 1000
+        dialect = session.get_bind().dialect.name
+        if dialect == "postgresql":
+            # These are small queries whose cost estimates (correlated subqueries on runs)
+            # exceed the JIT threshold: compiling them costs far more than running them.
+            session.execute(text("SET LOCAL jit = off"))
+        summary, previous = _counts(session, window)
+        hours = _hours(session, window, dialect=dialect, now=now)
+        percentiles, p95s = _percentiles(session, window)
+        workflows = _workflows(session, window, p95s, details=details)
+    return PeriodMetrics(
+        period=period,
+        window=window,
+        summary=summary,
+        percentiles=percentiles,
+        previous=previous,
+        workflows=workflows,
+        hours=hours,
+        alerts=alert_statistics(engine),
+        database_latency_ms=latency_ms,
+    )
+
+
+def all_workflows(engine: Engine) -> tuple[WorkflowMetrics, ...]:
+    """Every workflow and environment ever recorded, with all-time counts and current state."""
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    forever = PeriodWindow(
+        start=epoch, previous_start=epoch, grain="day", hours=0.0, previous_hours=0.0
+    )
+    with session_for(engine) as session:
+        if session.get_bind().dialect.name == "postgresql":
+            session.execute(text("SET LOCAL jit = off"))
+        return _workflows(session, forever, {}, details=False)
+
+
+# --- counts --------------------------------------------------------------------------------
+
+
+def _sums_of(table: Any) -> list[Any]:
+    return [func.coalesce(func.sum(table.c[name]), 0) for name in COUNT_COLUMNS]
+
+
+def _labelled(sums: list[Any]) -> list[Any]:
+    return [total.label(name) for total, name in zip(sums, COUNT_COLUMNS, strict=True)]
+
+
+def _to_counts(values: Any) -> Counts:
+    runs, passed, degraded, failed, skipped, retried, timed, duration = values
+    return Counts(
+        runs=int(runs),
+        passed=int(passed),
+        degraded=int(degraded),
+        failed=int(failed),
+        skipped=int(skipped),
+        retried=int(retried),
+        timed_runs=int(timed),
+        duration_sum_ms=float(duration),
+    )
+
+
+def _counts(session: Session, window: PeriodWindow) -> tuple[Counts, Counts]:
+    """The period's counts and the previous period's, in one statement."""
+    if window.grain == "run":
+        table, slot = _RUNS, _RUNS.c.started_at
+        current = [
+            func.coalesce(func.sum(case((slot >= window.start, value), else_=0)), 0)
+            for value in _run_values()
+        ]
+        earlier = [
+            func.coalesce(func.sum(case((slot < window.start, value), else_=0)), 0)
+            for value in _run_values()
+        ]
+    else:
+        table, slot = _HOUR_TOTALS, _HOUR_TOTALS.c.hour
+        current = [
+            func.coalesce(func.sum(case((slot >= window.start, table.c[name]), else_=0)), 0)
+            for name in COUNT_COLUMNS
+        ]
+        earlier = [
+            func.coalesce(func.sum(case((slot < window.start, table.c[name]), else_=0)), 0)
+            for name in COUNT_COLUMNS
+        ]
+    row = session.execute(select(*current, *earlier).where(slot >= window.previous_start)).one()
+    width = len(COUNT_COLUMNS)
+    return _to_counts(row[:width]), _to_counts(row[width:])
+
+
+def _run_values() -> list[Any]:
+    """Per run, what it adds to each of ``COUNT_COLUMNS`` (summed by ``_counts``)."""
+    status = _RUNS.c.status
+    timed = status != RunStatus.SKIPPED.value
+
+    def one_if(condition: Any) -> Any:
+        return case((condition, 1), else_=0)
+
+    return [
+        literal(1),
+        one_if(status == RunStatus.PASSED.value),
+        one_if(status == RunStatus.DEGRADED.value),
+        one_if(status == RunStatus.FAILED.value),
+        one_if(status == RunStatus.SKIPPED.value),
+        one_if(_RUNS.c.attempts > 1),
+        one_if(timed),
+        case((timed, _RUNS.c.duration_ms), else_=0.0),
+    ]
+
+
+def _hours(
+    session: Session, window: PeriodWindow, *, dialect: str, now: datetime
+) -> tuple[HourMetrics, ...]:
+    query: Select[Any]
+    if window.grain == "run":
+        hour = truncate_to_hour(col(Run.started_at), dialect).label("hour")
+        query = (
+            select(hour, *count_sums())
+            .where(col(Run.started_at) >= window.start)
+            .group_by(hour)
+            .order_by(hour)
+        )
+    else:
+        totals = _HOUR_TOTALS
+        query = (
+            select(totals.c.hour, *(totals.c[name] for name in COUNT_COLUMNS))
+            .where(totals.c.hour >= window.start)
+            .order_by(totals.c.hour)
+        )
+    found = {_required(hour): Counts(*counts) for hour, *counts in session.execute(query)}
+    # Hours without runs are part of the series too (zeros), so charts keep their scale.
+    series: dict[datetime, Counts] = {}
+    hour_start = hour_of(window.start)
+    while hour_start <= hour_of(now):
+        series[hour_start] = Counts()
+        hour_start += _HOUR
+    series.update(found)
+    return tuple(HourMetrics(hour=key, counts=series[key]) for key in sorted(series))
+
+
+# --- latency -------------------------------------------------------------------------------
+
+
+def _histogram(window: PeriodWindow) -> Any:
+    """A CTE (workflow, environment, bucket, n) of the period's timed runs.
+
+    A bucket may come in two rows (snapshot difference and late runs): the percentile
+    windows below order by bucket with peers, so they add up either way.
+    """
+    bucket = bucket_expression(_RUNS.c.duration_ms).label("bucket")
+    timed_since_start = and_(
+        _RUNS.c.status != RunStatus.SKIPPED.value, _RUNS.c.started_at >= window.start
+    )
+    raw = select(_RUNS.c.workflow, _RUNS.c.environment, bucket, literal(1).label("n")).where(
+        timed_since_start
+    )
+    if window.grain == "run":
+        return raw.cte("histogram")
+    # The first mark at or after the start (normally the start itself).
+    mark = (
+        select(func.min(_LATENCY_MARKS.c.starts_at))
+        .where(_LATENCY_MARKS.c.starts_at >= window.start)
+        .scalar_subquery()
+    )
+    totals, before = _LATENCY_TOTALS, _LATENCY_SNAPSHOTS
+    n = (totals.c.runs - func.coalesce(before.c.runs_before, 0)).label("n")
+    since_mark = (
+        select(totals.c.workflow, totals.c.environment, totals.c.bucket, n)
+        .select_from(
+            totals.outerjoin(
+                before,
+                and_(
+                    before.c.starts_at == mark,
+                    before.c.workflow == totals.c.workflow,
+                    before.c.environment == totals.c.environment,
+                    before.c.bucket == totals.c.bucket,
+                ),
+            )
+        )
+        .where(mark.is_not(None), n > 0)
+    )
+    # Runs from the start to that mark were recorded late (or there is no mark yet):
+    # read them; normally this range is empty and costs one index probe.
+    late = raw.where(_RUNS.c.started_at < func.coalesce(mark, _FAR_FUTURE))
+    return union_all(since_mark, late).cte("histogram")
+
+
+def _picks(running: Any, quantiles: dict[str, int]) -> list[Any]:
+    # Integer arithmetic: cumulative >= q% of total, without float rounding at the rank.
+    return [
+        func.min(
+            case((running.c.cumulative * 100 >= percent * running.c.total, running.c.bucket))
+        ).label(name)
+        for name, percent in quantiles.items()
+    ]
+
+
+def _ranked(histogram: Any, keys: list[Any], quantiles: dict[str, int]) -> Any:
+    """Per group of ``keys``, the first bucket whose cumulative count reaches each quantile."""
+    running = select(
+        *keys,
+        histogram.c.bucket,
+        func.sum(histogram.c.n)
+        .over(partition_by=keys, order_by=histogram.c.bucket)
+        .label("cumulative"),
+        func.sum(histogram.c.n).over(partition_by=keys).label("total"),
+    ).subquery("running")
+    group = [running.c[key.name] for key in keys]
+    return select(*group, *_picks(running, quantiles)).group_by(*group)
+
+
+def _percentiles(
+    session: Session, window: PeriodWindow
+) -> tuple[Percentiles, dict[tuple[str, str], float]]:
+    """Overall p50/p95/p99 and each workflow's p95, from one histogram, in one statement."""
+    histogram = _histogram(window)
+    keys = [histogram.c.workflow, histogram.c.environment]
+    by_workflow = select(
+        *keys,
+        histogram.c.bucket,
+        func.sum(histogram.c.n)
+        .over(partition_by=keys, order_by=histogram.c.bucket)
+        .label("cumulative"),
+        func.sum(histogram.c.n).over(partition_by=keys).label("total"),
+    ).subquery("by_workflow")
+    # A few hundred buckets in all: add them up before the running sum, not after.
+    buckets = (
+        select(histogram.c.bucket, func.sum(histogram.c.n).label("n"))
+        .group_by(histogram.c.bucket)
+        .subquery("buckets")
+    )
+    overall = select(
+        buckets.c.bucket,
+        func.sum(buckets.c.n).over(order_by=buckets.c.bucket).label("cumulative"),
+        func.sum(buckets.c.n).over().label("total"),
+    ).subquery("overall")
+    workflow_rows = select(
+        by_workflow.c.workflow,
+        by_workflow.c.environment,
+        literal(None).label("p50"),
+        *_picks(by_workflow, {"p95": 95}),
+        literal(None).label("p99"),
+    ).group_by(by_workflow.c.workflow, by_workflow.c.environment)
+    overall_row = select(
+        literal(None).label("workflow"),
+        literal(None).label("environment"),
+        *_picks(overall, {"p50": 50, "p95": 95, "p99": 99}),
+    )
+    percentiles = Percentiles()
+    p95s: dict[tuple[str, str], float] = {}
+    for workflow, environment, p50, p95, p99 in session.execute(
+        union_all(workflow_rows, overall_row)
+    ):
+        if workflow is None:
+            percentiles = Percentiles(p50=_value(p50), p95=_value(p95), p99=_value(p99))
+        else:
+            p95s[(workflow, environment)] = _value(p95)
+    return percentiles, p95s
+
+
+def _value(bucket: int | None) -> float:
+    return 0.0 if bucket is None else bucket_value(int(bucket))
+
+
+# --- workflows -----------------------------------------------------------------------------
+
+
+def _workflow_counts(window: PeriodWindow) -> Any:
+    if window.grain == "run":
+        return (
+            select(col(Run.workflow).label("workflow"), col(Run.environment).label("environment"))
+            .add_columns(
+                *(
+                    total.label(name)
+                    for total, name in zip(count_sums(), COUNT_COLUMNS, strict=True)
+                )
+            )
+            .where(col(Run.started_at) >= window.start)
+            .group_by(col(Run.workflow), col(Run.environment))
+            .subquery("counts")
+        )
+    rollup, slot_name = _ROLLUPS[window.grain]
+    slot = rollup.c[slot_name]
+    return (
+        select(rollup.c.workflow, rollup.c.environment)
+        .add_columns(
+            *(
+                total.label(name)
+                for total, name in zip(_sums_of(rollup), COUNT_COLUMNS, strict=True)
+            )
+        )
+        .where(slot >= window.start)
+        .group_by(rollup.c.workflow, rollup.c.environment)
+        .subquery("counts")
+    )
+
+
+def _workflows(
+    session: Session,
+    window: PeriodWindow,
+    p95s: dict[tuple[str, str], float],
+    *,
+    details: bool,
+) -> tuple[WorkflowMetrics, ...]:
+    counts = _workflow_counts(window)
+    mine = and_(_RUNS.c.workflow == counts.c.workflow, _RUNS.c.environment == counts.c.environment)
+
+    def latest(column: Any, *where: Any) -> Any:
+        # ORDER BY ... LIMIT 1 walks the (workflow, started_at) index backwards and stops
+        # at the first match; max() with extra filters would read every run of the workflow.
+        newest = select(column).where(mine, *where).order_by(_RUNS.c.started_at.desc()).limit(1)
+        return newest.correlate(counts).scalar_subquery()
+
+    last_success = latest(_RUNS.c.started_at, _RUNS.c.status.in_(_SUCCEEDED))
+    streak_runs = _RUNS.alias("streak")
+    streak = (
+        select(func.count())
+        .where(
+            streak_runs.c.workflow == counts.c.workflow,
+            streak_runs.c.environment == counts.c.environment,
+            streak_runs.c.status == RunStatus.FAILED.value,
+            # A range on the index: only the runs since the last success are read.
+            streak_runs.c.started_at > func.coalesce(last_success, _EPOCH),
+        )
+        .correlate(counts)
+        .scalar_subquery()
+    )
+    query = select(
+        *(counts.c[name] for name in ("workflow", "environment", *COUNT_COLUMNS)),
+        latest(_RUNS.c.priority),
+        latest(_RUNS.c.status),
+        latest(_RUNS.c.started_at),
+        streak,
+    ).order_by(counts.c.workflow, counts.c.environment)
+    rows = session.execute(query).all()
+    breakers = dict(
+        session.execute(select(col(CircuitBreaker.key), col(CircuitBreaker.state))).tuples().all()
+    )
+    steps = _steps(session, window) if details else {}
+    workflows = []
+    for row in rows:
+        workflow, environment = row[0], row[1]
+        priority, status, started_at, failures = row[10:]
+        key = (workflow, environment)
+        workflows.append(
+            WorkflowMetrics(
+                workflow=workflow,
+                environment=environment,
+                priority=priority,
+                counts=_to_counts(row[2:10]),
+                p95_duration_ms=p95s.get(key, 0.0),
+                last_status=status,
+                last_started_at=_required(started_at),
+                consecutive_failures=int(failures),
+                # The breakers' own key format (store.breakers.breaker_key).
+                circuit_state=breakers.get(f"{workflow}@{environment}", "CLOSED"),
+                steps=steps.get(key, ()) if details else None,
+                recent=_recent(session, window, key) if details else None,
+            )
+        )
+    return tuple(workflows)
+
+
+def _steps(
+    session: Session, window: PeriodWindow
+) -> dict[tuple[str, str], tuple[StepMetrics, ...]]:
+    # Steps have no rollups: ``details`` reads the period's step rows.
+    joined = _STEPS.join(_RUNS, _RUNS.c.id == _STEPS.c.run_id)
+    in_period = _RUNS.c.started_at >= window.start
+    keys = [_RUNS.c.workflow, _RUNS.c.environment, _STEPS.c.name]
+    bucket = bucket_expression(_STEPS.c.duration_ms).label("bucket")
+    histogram = (
+        select(*keys, bucket, func.count().label("n"))
+        .select_from(joined)
+        .where(in_period)
+        .group_by(*keys, bucket)
+        .subquery("step_histogram")
+    )
+    p95 = _ranked(
+        histogram, [histogram.c.workflow, histogram.c.environment, histogram.c.name], {"p95": 95}
+    ).subquery("step_p95")
+    stats = (
+        select(
+            *keys,
+            func.count().label("runs"),
+            func.coalesce(
+                func.sum(case((_STEPS.c.status == RunStatus.FAILED.value, 1), else_=0)), 0
+            ).label("failures"),
+            func.avg(_STEPS.c.duration_ms).label("average"),
+            func.min(_STEPS.c.position).label("position"),
+        )
+        .select_from(joined)
+        .where(in_period)
+        .group_by(*keys)
+        .subquery("step_stats")
+    )
+    query = (
+        select(
+            stats.c.workflow,
+            stats.c.environment,
+            stats.c.name,
+            stats.c.runs,
+            stats.c.failures,
+            stats.c.average,
+            p95.c.p95,
+        )
+        .select_from(
+            stats.join(
+                p95,
+                and_(
+                    p95.c.workflow == stats.c.workflow,
+                    p95.c.environment == stats.c.environment,
+                    p95.c.name == stats.c.name,
+                ),
+            )
+        )
+        .order_by(stats.c.workflow, stats.c.environment, stats.c.position, stats.c.name)
+    )
+    steps: dict[tuple[str, str], list[StepMetrics]] = {}
+    for workflow, environment, name, runs, failures, average, p95_bucket in session.execute(query):
+        steps.setdefault((workflow, environment), []).append(
+            StepMetrics(
+                name=name,
+                runs=int(runs),
+                failures=int(failures),
+                average_duration_ms=float(average or 0.0),
+                p95_duration_ms=_value(p95_bucket),
+            )
+        )
+    return {key: tuple(values) for key, values in steps.items()}
+
+
+def _recent(session: Session, window: PeriodWindow, key: tuple[str, str]) -> tuple[RecentRun, ...]:
+    workflow, environment = key
+    query = (
+        select(
+            _RUNS.c.id,
+            _RUNS.c.status,
+            _RUNS.c.started_at,
+            _RUNS.c.duration_ms,
+            _RUNS.c.attempts,
+            _RUNS.c.error_type,
+            _RUNS.c.failed_step,
+        )
+        .where(
+            _RUNS.c.workflow == workflow,
+            _RUNS.c.environment == environment,
+            _RUNS.c.started_at >= window.start,
+        )
+        .order_by(_RUNS.c.started_at.desc(), _RUNS.c.id.desc())
+        .limit(RECENT_RUNS)
+    )
+    return tuple(
+        RecentRun(
+            id=row[0],
+            status=row[1],
+            started_at=_required(row[2]),
+            duration_ms=float(row[3]),
+            attempts=int(row[4]),
+            error_type=row[5],
+            failed_step=row[6],
+        )
+        for row in session.execute(query)
+    )
+
+
+def _required(value: datetime | str | None) -> datetime:
+    if isinstance(value, datetime) and value.tzinfo is UTC:
+        return value
+    aware = _aware(value)
+    if aware is None:
+        raise ValueError("a stored run has no start time")
+    return aware
+
+
+def _aware(value: datetime | str | None) -> datetime | None:
+    # Aggregates and expressions bypass the column type: SQLite gives naive UTC text.
+    if value is None:
+        return None
+    parsed = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
