@@ -2,9 +2,10 @@
 
 ``evaluate-alerts`` is started by ``monitor-workflow``'s completion hook, once the run's
 own final state is set, so it adds nothing to the run's duration; it is a flow run of its
-own, named after the workflow and carrying the run's tags. It judges the stored run (``tasks.alerting``) and sends what
-that queued (``tasks.dispatch``). ``alert-maintenance`` auto-resolves and escalates open
-alerts and sends every delivery still due, such as retries after a receiver was down.
+own, named after the workflow and carrying the run's tags. It judges the stored run
+(``tasks.alerting``) and sends what that queued (``tasks.dispatch``). ``alert-maintenance``
+auto-resolves and escalates open alerts and sends every delivery still due, such as
+retries after a receiver was down.
 
 Store calls are retried while the database is unreachable (``tasks.record.in_store``): a
 database outage delays alerts, it does not drop them.

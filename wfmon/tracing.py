@@ -7,6 +7,7 @@ flow and task spans use the same global provider, so our spans nest under them.
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 
@@ -57,8 +58,12 @@ def configure_tracing(*, processor: SpanProcessor | None = None) -> TracerProvid
         return _provider
 
 
+@functools.cache
 def tracer() -> trace.Tracer:
-    """The tracer wfmon's spans come from."""
+    """The tracer wfmon's spans come from (a proxy until a provider is set, then the real one).
+
+    Cached: looking it up costs more than a span, and every step attempt asks for it.
+    """
     return trace.get_tracer(TRACER_NAME)
 
 
