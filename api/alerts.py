@@ -11,7 +11,7 @@ import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.openapi import ResponseSpec
-from litestar.params import FromPath, QueryParameter
+from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK
 from sqlalchemy import Engine
 
@@ -75,7 +75,7 @@ class AlertsController(Controller):
         engine: EngineDep,
         # ``state`` is a reserved name in Litestar handlers: the parameter is aliased.
         alert_state: Annotated[
-            AlertState | None, QueryParameter(query="state", description="Only this state")
+            AlertState | None, QueryParameter(name="state", description="Only this state")
         ] = None,
         severity: Annotated[
             Severity | None, QueryParameter(description="Only this severity")
@@ -117,7 +117,7 @@ class AlertsController(Controller):
         engine: EngineDep,
         clock: ClockDep,
         alert_id: FromPath[str],
-        data: Acknowledgement,
+        data: JSONBody[Acknowledgement],
     ) -> Response[AlertEnvelope]:
         """Someone is on it: stops escalation (needs the API token)."""
         try:

@@ -577,9 +577,12 @@ def _workflows(
         streak,
     ).order_by(counts.c.workflow, counts.c.environment)
     rows = session.execute(query).all()
-    breakers = dict(
-        session.execute(select(col(CircuitBreaker.key), col(CircuitBreaker.state))).tuples().all()
-    )
+    breakers: dict[str, str] = {
+        key: state
+        for key, state in session.execute(
+            select(col(CircuitBreaker.key), col(CircuitBreaker.state))
+        )
+    }
     steps = _steps(session, window) if details else {}
     workflows = []
     for row in rows:

@@ -328,19 +328,23 @@ def _rebuild_marks(connection: Connection) -> None:
     if newest is None:
         return
     latest_hour = hour_of(newest)
+    # Whole days, so "first mark of its day" is judged as record_run judges it.
     hours = [
         _aware(value)
         for value in connection.execute(
             select(col(HourTotal.hour))
-            .where(col(HourTotal.hour) >= latest_hour - DAILY_MARKS_KEPT)
+            .where(col(HourTotal.hour) >= day_of(latest_hour - DAILY_MARKS_KEPT))
             .order_by(col(HourTotal.hour))
         ).scalars()
     ]
     marks: list[tuple[datetime, bool]] = []
+    previous_day: datetime | None = None
     for hour in hours:
         assert hour is not None
-        first_of_day = not marks or day_of(marks[-1][0]) < day_of(hour)
-        if first_of_day or hour >= latest_hour - HOURLY_MARKS_KEPT:
+        first_of_day = previous_day is None or previous_day < day_of(hour)
+        previous_day = day_of(hour)
+        kept = hour >= latest_hour - (DAILY_MARKS_KEPT if first_of_day else HOURLY_MARKS_KEPT)
+        if kept:
             marks.append((hour, first_of_day))
     previous: datetime | None = None
     for mark, first_of_day in marks:
