@@ -3,7 +3,7 @@
 SHELL := /bin/bash
 UV := $(shell command -v uv 2>/dev/null || echo "$(HOME)/.local/bin/uv")
 
-.PHONY: setup demo test lint typecheck unit bench postgres-binaries
+.PHONY: setup demo test lint typecheck unit bench bench-api postgres-binaries browser
 
 setup:
 	@command -v uv >/dev/null 2>&1 || python3 -m pip install --quiet uv
@@ -11,6 +11,9 @@ setup:
 
 postgres-binaries:
 	@bash scripts/ensure-postgres.sh
+
+browser:
+	@bash scripts/ensure-browser.sh
 
 demo: setup
 	@bash scripts/demo.sh
@@ -22,8 +25,11 @@ lint: setup
 typecheck: setup
 	uv run mypy
 
-test: setup postgres-binaries lint typecheck
+test: setup postgres-binaries browser lint typecheck
 	uv run pytest
 
 bench: setup
 	uv run python -m bench
+
+bench-api: setup postgres-binaries
+	uv run python -m bench.metrics_api
