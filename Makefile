@@ -3,7 +3,7 @@
 SHELL := /bin/bash
 UV := $(shell command -v uv 2>/dev/null || echo "$(HOME)/.local/bin/uv")
 
-.PHONY: setup demo test lint typecheck unit bench bench-api postgres-binaries browser
+.PHONY: setup demo test lint typecheck unit bench bench-alerting bench-api postgres-binaries browser
 
 setup:
 	@command -v uv >/dev/null 2>&1 || python3 -m pip install --quiet uv
@@ -30,6 +30,10 @@ test: setup postgres-binaries browser lint typecheck
 
 bench: setup
 	uv run python -m bench
+
+bench-alerting: setup postgres-binaries
+	uv run python -m bench.alerting
+	uv run python -m bench.alerting --prefect-database postgres
 
 bench-api: setup postgres-binaries
 	uv run python -m bench.metrics_api

@@ -141,16 +141,48 @@ def _print_table(records: Sequence[RunRecord]) -> None:
     out.print(table)
 
 
+HostOption = Annotated[str, typer.Option("--host", help="Address the API listens on.")]
+PortOption = Annotated[int, typer.Option("--port", help="Port the API listens on.")]
+
+
+@app.command()
+def serve(
+    config: ConfigOption = None,
+    host: HostOption = "127.0.0.1",
+    port: PortOption = 8000,
+) -> None:
+    """Serve the HTTP API and dashboard alone until Ctrl-C."""
+    if config is not None:
+        _load(config)  # only checked: the API reads the database, not the config
+    settings = Settings()
+    _prepare_database(settings)
+    from api.server import run_api
+
+    run_api(database_url=settings.database_url, api_token=settings.api_token, host=host, port=port)
+
+
 @app.command()
 def up(
     config: ConfigOption = None,
     env: Annotated[str | None, typer.Option("--env", help="Environment to monitor.")] = None,
+    host: HostOption = "127.0.0.1",
+    port: PortOption = 8000,
 ) -> None:
-    """Serve every workflow on its schedule through Prefect until Ctrl-C."""
+    """Serve every workflow on its schedule through Prefect, and the API, until Ctrl-C."""
     loaded, path = _load(config)
     settings = Settings()
     _prepare_database(settings)
 
+    from api.server import api_in_background
+
+    with api_in_background(
+        database_url=settings.database_url, api_token=settings.api_token, host=host, port=port
+    ) as api_url:
+        err.print(f"API and dashboard: {api_url}")
+        _schedule(loaded, path, env)
+
+
+def _schedule(loaded: Config, path: Path, env: str | None) -> None:
     from prefect import serve
 
     from flows.deployments import maintenance_deployment, workflow_deployments
