@@ -18,7 +18,6 @@ import httpx
 from prefect import Flow, flow, tags
 from prefect.client.schemas.objects import FlowRun, State
 from prefect.context import (
-    AsyncClientContext,
     FlowRunContext,
     TagsContext,
     TaskRunContext,
@@ -236,6 +235,4 @@ async def run_workflows(
         with tags(*run_tags(config.workflow(name), env)):
             return await monitor_workflow(name, env, config_path)
 
-    # One Prefect API client for every run (and its post-run flow) instead of one each.
-    async with AsyncClientContext.get_or_create():
-        return list(await asyncio.gather(*(one(name) for name in names)))
+    return list(await asyncio.gather(*(one(name) for name in names)))

@@ -223,7 +223,7 @@ async def test_many_workflows_run_concurrently_in_one_call(
     overlapping = [
         (a, b) for a in spans for b in spans if a is not b and a[0] < b[1] and b[0] < a[1]
     ]
-    assert overlapping
+    assert overlapping, spans
 
 
 SECRET = "s3cr3t-V4lue-9f8e7d"
