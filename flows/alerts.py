@@ -25,7 +25,7 @@ from store import get_run
 from tasks.alerting import AlertPolicy, Decided, evaluate_run, tick_alerts
 from tasks.dispatch import SendReport, send_due
 from tasks.record import engine_for, in_store
-from wfmon.config import Config
+from wfmon.config import Config, WorkflowSpec
 from wfmon.config.cache import cached_config
 from wfmon.settings import Settings
 
@@ -76,7 +76,10 @@ async def evaluate_alerts(
     )
     if record is None:
         raise LookupError(f"no stored run has id {run_id}")
-    spec = next((w for w in config.workflows if w.name == record.result.workflow), None)
+    try:
+        spec: WorkflowSpec | None = config.workflow(record.result.workflow)
+    except KeyError:  # removed from the config since it ran: judged without its tags
+        spec = None
     decided = await in_store(
         functools.partial(
             evaluate_run,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, and_, case, func, select
 from sqlalchemy.sql.elements import ColumnElement
@@ -60,11 +60,9 @@ def run_history(
         col(Run.started_at) <= until,
     )
     with session_for(engine) as session:
-        last_success = _aware(
-            session.execute(
-                select(func.max(col(Run.started_at))).where(mine, col(Run.status).in_(_SUCCEEDED))
-            ).scalar_one()
-        )
+        last_success = session.execute(
+            select(func.max(col(Run.started_at))).where(mine, col(Run.status).in_(_SUCCEEDED))
+        ).scalar_one()
         since_success = (
             mine if last_success is None else and_(mine, col(Run.started_at) > last_success)
         )
@@ -77,7 +75,7 @@ def run_history(
         counts = {window: _window(session, mine, until, window) for window in set(windows)}
     return RunHistory(
         consecutive_failures=streak,
-        failing_since=_aware(failing_since),
+        failing_since=failing_since,
         windows=counts,
     )
 
@@ -121,12 +119,3 @@ def _window(
         ).where(mine, col(Run.started_at) > since)
     ).one()
     return WindowStats(runs=runs, failed=int(failed), succeeded=int(succeeded))
-
-
-def _aware(value: datetime | str | None) -> datetime | None:
-    # max()/min() results bypass the column's UTCDateTime type: SQLite hands back naive
-    # UTC text, PostgreSQL an aware datetime in the session's zone.
-    if value is None:
-        return None
-    parsed = datetime.fromisoformat(value) if isinstance(value, str) else value
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)

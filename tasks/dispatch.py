@@ -80,6 +80,7 @@ async def send_due(
     claimed = await asyncio.to_thread(
         claim_due, engine, now=clock(), limit=limit, lease_ms=lease_ms
     )
+    jitter = rng or random.Random()
     outcomes = await asyncio.gather(
         *(
             _send(
@@ -88,7 +89,7 @@ async def send_due(
                 urls=channels.get(delivery.channel, ()),
                 redactor=redactor,
                 clock=clock,
-                rng=rng or random.Random(),
+                rng=jitter,
                 timeout_s=timeout_s,
             )
             for delivery in claimed

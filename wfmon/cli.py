@@ -218,11 +218,8 @@ def db_upgrade() -> None:
 def breaker_list() -> None:
     """Show every breaker: state, consecutive failures, since when it is open."""
     from store import DatabaseBreakerStore, split_breaker_key
-    from tasks.record import engine_for
 
-    settings = Settings()
-    _prepare_database(settings)
-    breakers = DatabaseBreakerStore(engine_for(settings.database_url)).list_breakers_sync()
+    breakers = DatabaseBreakerStore(_engine()).list_breakers_sync()
     table = Table(title="circuit breakers")
     for column in ("name", "workflow", "environment", "state", "failures", "opened at"):
         table.add_column(column)
@@ -245,11 +242,8 @@ def breaker_reset(
 ) -> None:
     """Close a breaker and forget its failures."""
     from store import DatabaseBreakerStore
-    from tasks.record import engine_for
 
-    settings = Settings()
-    _prepare_database(settings)
-    store = DatabaseBreakerStore(engine_for(settings.database_url))
+    store = DatabaseBreakerStore(_engine())
     known = {key for key, _ in store.list_breakers_sync()}
     if name not in known:
         err.print(f"no breaker named {name!r} (known: {', '.join(sorted(known)) or 'none'})")
@@ -338,6 +332,7 @@ def alerts_resolve(
 
 
 def _engine() -> Engine:
+    """The store's engine; the embedded default is migrated first."""
     from tasks.record import engine_for
 
     settings = Settings()
