@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 
 from api.alerts import AlertsController, BreakersController
 from api.dashboard import DashboardController
-from api.envelope import error_handlers
+from api.envelope import error_handlers, refuse_nul_bytes
 from api.executions import ExecutionsController
 from api.health import HealthController
 from api.metrics import MetricsController
@@ -56,6 +56,7 @@ def create_app(
         # Read by the auth guard and the envelope (which have no dependency injection).
         state=State({"api_token": api_token, "clock": clock}),
         exception_handlers=error_handlers(),
+        before_request=refuse_nul_bytes,
         openapi_config=OpenAPIConfig(
             title="wfmon",
             version="1",

@@ -42,6 +42,7 @@ __all__ = [
     "ApiError",
     "error_handlers",
     "meta_for",
+    "refuse_nul_bytes",
     "request_id",
 ]
 
@@ -159,6 +160,13 @@ def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any
     return _error(
         request, HTTP_500_INTERNAL_SERVER_ERROR, "INTERNAL_ERROR", "unexpected server error"
     )
+
+
+def refuse_nul_bytes(request: Request[Any, Any, Any]) -> None:
+    """A NUL byte in the query can match nothing stored (and PostgreSQL refuses it): 400."""
+    for name, value in request.query_params.multi_items():
+        if "\x00" in name or "\x00" in value:
+            raise ApiError(400, "INVALID_PARAMETER", f"{name[:64]!r}: NUL bytes are not allowed")
 
 
 def error_handlers() -> dict[type[Exception] | int, Any]:

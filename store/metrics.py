@@ -16,12 +16,13 @@ Definitions: *successful* runs passed or degraded; *retried* runs have ``attempt
 the success rate is successful / all runs (skipped ones included), in percent; durations
 (average, percentiles) are over the runs that sent requests (skipped runs sent none).
 Percentiles are nearest-rank, reported as their bucket's value (within
-``store.rollups.RELATIVE_ERROR``). A number with no run behind it is 0.
+``store.latency.RELATIVE_ERROR``). A number with no run behind it is 0.
 """
 
 from __future__ import annotations
 
 import enum
+import functools
 import time
 import uuid
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ from sqlalchemy import (
     Engine,
     Select,
     and_,
+    bindparam,
     case,
     func,
     literal,
@@ -42,16 +44,9 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 from sqlmodel import SQLModel, col
 
-from store.alerts import AlertStatistics, alert_statistics
-from store.rollups import (
-    COUNT_COLUMNS,
-    bucket_expression,
-    bucket_value,
-    count_sums,
-    day_of,
-    hour_of,
-    truncate_to_hour,
-)
+from store.alerts import AlertStatistics, count_alerts
+from store.latency import bucket_expression, bucket_value, percentile_buckets
+from store.rollups import COUNT_COLUMNS, count_sums, day_of, hour_of, truncate_to_hour
 from store.sessions import session_for
 from store.tables import CircuitBreaker, Run, UTCDateTime
 from wfmon.results import RunStatus
@@ -255,6 +250,7 @@ def period_metrics(
         hours = _hours(session, window, dialect=dialect, now=now)
         percentiles, p95s = _percentiles(session, window)
         workflows = _workflows(session, window, p95s, details=details)
+        alerts = count_alerts(session)
     return PeriodMetrics(
         period=period,
         window=window,
@@ -263,7 +259,7 @@ def period_metrics(
         previous=previous,
         workflows=workflows,
         hours=hours,
-        alerts=alert_statistics(engine),
+        alerts=alerts,
         database_latency_ms=latency_ms,
     )
 
@@ -307,29 +303,35 @@ def _to_counts(values: Any) -> Counts:
 
 def _counts(session: Session, window: PeriodWindow) -> tuple[Counts, Counts]:
     """The period's counts and the previous period's, in one statement."""
-    if window.grain == "run":
-        table, slot = _RUNS, _RUNS.c.started_at
-        current = [
-            func.coalesce(func.sum(case((slot >= window.start, value), else_=0)), 0)
-            for value in _run_values()
-        ]
-        earlier = [
-            func.coalesce(func.sum(case((slot < window.start, value), else_=0)), 0)
-            for value in _run_values()
-        ]
-    else:
-        table, slot = _HOUR_TOTALS, _HOUR_TOTALS.c.hour
-        current = [
-            func.coalesce(func.sum(case((slot >= window.start, table.c[name]), else_=0)), 0)
-            for name in COUNT_COLUMNS
-        ]
-        earlier = [
-            func.coalesce(func.sum(case((slot < window.start, table.c[name]), else_=0)), 0)
-            for name in COUNT_COLUMNS
-        ]
-    row = session.execute(select(*current, *earlier).where(slot >= window.previous_start)).one()
+    row = session.execute(_counts_statement(window.grain), _bounds(window)).one()
     width = len(COUNT_COLUMNS)
     return _to_counts(row[:width]), _to_counts(row[width:])
+
+
+def _bounds(window: PeriodWindow) -> dict[str, datetime]:
+    # The parameters of the statements below, built once per grain (and dialect).
+    return {"start": window.start, "previous_start": window.previous_start}
+
+
+_START = bindparam("start", type_=UTCDateTime())
+_PREVIOUS_START = bindparam("previous_start", type_=UTCDateTime())
+
+
+@functools.cache
+def _counts_statement(grain: str) -> Select[Any]:
+    if grain == "run":
+        slot = _RUNS.c.started_at
+        values = _run_values()
+    else:
+        slot = _HOUR_TOTALS.c.hour
+        values = [_HOUR_TOTALS.c[name] for name in COUNT_COLUMNS]
+    current = [
+        func.coalesce(func.sum(case((slot >= _START, value), else_=0)), 0) for value in values
+    ]
+    earlier = [
+        func.coalesce(func.sum(case((slot < _START, value), else_=0)), 0) for value in values
+    ]
+    return select(*current, *earlier).where(slot >= _PREVIOUS_START)
 
 
 def _run_values() -> list[Any]:
@@ -355,78 +357,51 @@ def _run_values() -> list[Any]:
 def _hours(
     session: Session, window: PeriodWindow, *, dialect: str, now: datetime
 ) -> tuple[HourMetrics, ...]:
-    query: Select[Any]
-    if window.grain == "run":
+    found = {
+        _required(hour): counts
+        for hour, *counts in session.execute(
+            _hours_statement(window.grain, dialect), _bounds(window)
+        )
+    }
+    # Hours without runs are part of the series too (zeros), so charts keep their scale.
+    series = []
+    hour_start, last, empty = hour_of(window.start), hour_of(now), Counts()
+    while hour_start <= last:
+        counts = found.get(hour_start)
+        series.append(HourMetrics(hour_start, empty if counts is None else Counts(*counts)))
+        hour_start += _HOUR
+    return tuple(series)
+
+
+@functools.cache
+def _hours_statement(grain: str, dialect: str) -> Select[Any]:
+    if grain == "run":
         hour = truncate_to_hour(col(Run.started_at), dialect).label("hour")
-        query = (
+        return (
             select(hour, *count_sums())
-            .where(col(Run.started_at) >= window.start)
+            .where(col(Run.started_at) >= _START)
             .group_by(hour)
             .order_by(hour)
         )
-    else:
-        totals = _HOUR_TOTALS
-        query = (
-            select(totals.c.hour, *(totals.c[name] for name in COUNT_COLUMNS))
-            .where(totals.c.hour >= window.start)
-            .order_by(totals.c.hour)
-        )
-    found = {_required(hour): Counts(*counts) for hour, *counts in session.execute(query)}
-    # Hours without runs are part of the series too (zeros), so charts keep their scale.
-    series: dict[datetime, Counts] = {}
-    hour_start = hour_of(window.start)
-    while hour_start <= hour_of(now):
-        series[hour_start] = Counts()
-        hour_start += _HOUR
-    series.update(found)
-    return tuple(HourMetrics(hour=key, counts=series[key]) for key in sorted(series))
+    totals = _HOUR_TOTALS
+    return (
+        select(totals.c.hour, *(totals.c[name] for name in COUNT_COLUMNS))
+        .where(totals.c.hour >= _START)
+        .order_by(totals.c.hour)
+    )
 
 
 # --- latency -------------------------------------------------------------------------------
 
 
 def _histogram(window: PeriodWindow) -> Any:
-    """A CTE (workflow, environment, bucket, n) of the period's timed runs.
-
-    A bucket may come in two rows (snapshot difference and late runs): the percentile
-    windows below order by bucket with peers, so they add up either way.
-    """
+    """A CTE (workflow, environment, bucket, n) of the timed runs since the window's start."""
     bucket = bucket_expression(_RUNS.c.duration_ms).label("bucket")
-    timed_since_start = and_(
-        _RUNS.c.status != RunStatus.SKIPPED.value, _RUNS.c.started_at >= window.start
+    return (
+        select(_RUNS.c.workflow, _RUNS.c.environment, bucket, literal(1).label("n"))
+        .where(_RUNS.c.status != RunStatus.SKIPPED.value, _RUNS.c.started_at >= window.start)
+        .cte("histogram")
     )
-    raw = select(_RUNS.c.workflow, _RUNS.c.environment, bucket, literal(1).label("n")).where(
-        timed_since_start
-    )
-    if window.grain == "run":
-        return raw.cte("histogram")
-    # The first mark at or after the start (normally the start itself).
-    mark = (
-        select(func.min(_LATENCY_MARKS.c.starts_at))
-        .where(_LATENCY_MARKS.c.starts_at >= window.start)
-        .scalar_subquery()
-    )
-    totals, before = _LATENCY_TOTALS, _LATENCY_SNAPSHOTS
-    n = (totals.c.runs - func.coalesce(before.c.runs_before, 0)).label("n")
-    since_mark = (
-        select(totals.c.workflow, totals.c.environment, totals.c.bucket, n)
-        .select_from(
-            totals.outerjoin(
-                before,
-                and_(
-                    before.c.starts_at == mark,
-                    before.c.workflow == totals.c.workflow,
-                    before.c.environment == totals.c.environment,
-                    before.c.bucket == totals.c.bucket,
-                ),
-            )
-        )
-        .where(mark.is_not(None), n > 0)
-    )
-    # Runs from the start to that mark were recorded late (or there is no mark yet):
-    # read them; normally this range is empty and costs one index probe.
-    late = raw.where(_RUNS.c.started_at < func.coalesce(mark, _FAR_FUTURE))
-    return union_all(since_mark, late).cte("histogram")
 
 
 def _picks(running: Any, quantiles: dict[str, int]) -> list[Any]:
@@ -456,7 +431,15 @@ def _ranked(histogram: Any, keys: list[Any], quantiles: dict[str, int]) -> Any:
 def _percentiles(
     session: Session, window: PeriodWindow
 ) -> tuple[Percentiles, dict[tuple[str, str], float]]:
-    """Overall p50/p95/p99 and each workflow's p95, from one histogram, in one statement."""
+    """Overall p50/p95/p99 and each workflow's p95, in one statement."""
+    if window.grain != "run":
+        # Whole hours or days: cumulative latency counts (store.latency), no running sums.
+        (low, high, highest), by_series = percentile_buckets(session, start=window.start)
+        return (
+            Percentiles(p50=_value(low), p95=_value(high), p99=_value(highest)),
+            {key: _value(bucket) for key, bucket in by_series.items()},
+        )
+    # The last hour: a few thousand runs at most, read as they are.
     histogram = _histogram(window)
     keys = [histogram.c.workflow, histogram.c.environment]
     by_workflow = select(
@@ -509,8 +492,8 @@ def _value(bucket: int | None) -> float:
 # --- workflows -----------------------------------------------------------------------------
 
 
-def _workflow_counts(window: PeriodWindow) -> Any:
-    if window.grain == "run":
+def _workflow_counts(grain: str) -> Any:
+    if grain == "run":
         return (
             select(col(Run.workflow).label("workflow"), col(Run.environment).label("environment"))
             .add_columns(
@@ -519,12 +502,11 @@ def _workflow_counts(window: PeriodWindow) -> Any:
                     for total, name in zip(count_sums(), COUNT_COLUMNS, strict=True)
                 )
             )
-            .where(col(Run.started_at) >= window.start)
+            .where(col(Run.started_at) >= _START)
             .group_by(col(Run.workflow), col(Run.environment))
             .subquery("counts")
         )
-    rollup, slot_name = _ROLLUPS[window.grain]
-    slot = rollup.c[slot_name]
+    rollup, slot_name = _ROLLUPS[grain]
     return (
         select(rollup.c.workflow, rollup.c.environment)
         .add_columns(
@@ -533,7 +515,7 @@ def _workflow_counts(window: PeriodWindow) -> Any:
                 for total, name in zip(_sums_of(rollup), COUNT_COLUMNS, strict=True)
             )
         )
-        .where(slot >= window.start)
+        .where(rollup.c[slot_name] >= _START)
         .group_by(rollup.c.workflow, rollup.c.environment)
         .subquery("counts")
     )
@@ -546,37 +528,7 @@ def _workflows(
     *,
     details: bool,
 ) -> tuple[WorkflowMetrics, ...]:
-    counts = _workflow_counts(window)
-    mine = and_(_RUNS.c.workflow == counts.c.workflow, _RUNS.c.environment == counts.c.environment)
-
-    def latest(column: Any, *where: Any) -> Any:
-        # ORDER BY ... LIMIT 1 walks the (workflow, started_at) index backwards and stops
-        # at the first match; max() with extra filters would read every run of the workflow.
-        newest = select(column).where(mine, *where).order_by(_RUNS.c.started_at.desc()).limit(1)
-        return newest.correlate(counts).scalar_subquery()
-
-    last_success = latest(_RUNS.c.started_at, _RUNS.c.status.in_(_SUCCEEDED))
-    streak_runs = _RUNS.alias("streak")
-    streak = (
-        select(func.count())
-        .where(
-            streak_runs.c.workflow == counts.c.workflow,
-            streak_runs.c.environment == counts.c.environment,
-            streak_runs.c.status == RunStatus.FAILED.value,
-            # A range on the index: only the runs since the last success are read.
-            streak_runs.c.started_at > func.coalesce(last_success, _EPOCH),
-        )
-        .correlate(counts)
-        .scalar_subquery()
-    )
-    query = select(
-        *(counts.c[name] for name in ("workflow", "environment", *COUNT_COLUMNS)),
-        latest(_RUNS.c.priority),
-        latest(_RUNS.c.status),
-        latest(_RUNS.c.started_at),
-        streak,
-    ).order_by(counts.c.workflow, counts.c.environment)
-    rows = session.execute(query).all()
+    rows = session.execute(_workflows_statement(window.grain), _bounds(window)).all()
     breakers: dict[str, str] = {
         key: state
         for key, state in session.execute(
@@ -606,6 +558,41 @@ def _workflows(
             )
         )
     return tuple(workflows)
+
+
+@functools.cache
+def _workflows_statement(grain: str) -> Select[Any]:
+    counts = _workflow_counts(grain)
+    mine = and_(_RUNS.c.workflow == counts.c.workflow, _RUNS.c.environment == counts.c.environment)
+
+    def latest(column: Any, *where: Any) -> Any:
+        # ORDER BY ... LIMIT 1 walks the (workflow, started_at) index backwards and stops
+        # at the first match; max() with extra filters would read every run of the workflow.
+        newest = select(column).where(mine, *where).order_by(_RUNS.c.started_at.desc()).limit(1)
+        return newest.correlate(counts).scalar_subquery()
+
+    last_success = latest(_RUNS.c.started_at, _RUNS.c.status.in_(_SUCCEEDED))
+    streak_runs = _RUNS.alias("streak")
+    streak = (
+        select(func.count())
+        .where(
+            streak_runs.c.workflow == counts.c.workflow,
+            streak_runs.c.environment == counts.c.environment,
+            streak_runs.c.status == RunStatus.FAILED.value,
+            # A range on the index: only the runs since the last success are read.
+            streak_runs.c.started_at > func.coalesce(last_success, _EPOCH),
+        )
+        .correlate(counts)
+        .scalar_subquery()
+    )
+    query = select(
+        *(counts.c[name] for name in ("workflow", "environment", *COUNT_COLUMNS)),
+        latest(_RUNS.c.priority),
+        latest(_RUNS.c.status),
+        latest(_RUNS.c.started_at),
+        streak,
+    ).order_by(counts.c.workflow, counts.c.environment)
+    return query
 
 
 def _steps(

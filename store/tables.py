@@ -332,14 +332,14 @@ class HourTotal(RollupCountsBase, table=True):
 
 
 class LatencyTotal(SQLModel, table=True):
-    """All-time count of timed runs per duration bucket (see ``store.rollups``)."""
+    """All-time count of timed runs at or below each duration bucket (``store.latency``)."""
 
     __tablename__ = "latency_totals"
 
     workflow: str = Field(primary_key=True, sa_type=String(200))
     environment: str = Field(primary_key=True, sa_type=String(100))
     bucket: int = Field(primary_key=True, sa_type=Integer)
-    runs: int
+    runs_at_most: int
 
 
 class LatencyMark(SQLModel, table=True):
@@ -353,7 +353,7 @@ class LatencyMark(SQLModel, table=True):
 
 
 class LatencySnapshot(SQLModel, table=True):
-    """Per bucket, how many timed runs started before a mark: totals minus this = since."""
+    """``latency_totals`` as it was at a mark (runs started before it): totals - this = since."""
 
     __tablename__ = "latency_snapshots"
 
@@ -361,4 +361,4 @@ class LatencySnapshot(SQLModel, table=True):
     workflow: str = Field(primary_key=True, sa_type=String(200))
     environment: str = Field(primary_key=True, sa_type=String(100))
     bucket: int = Field(primary_key=True, sa_type=Integer)
-    runs_before: int
+    runs_at_most: int

@@ -110,6 +110,8 @@ def test_executions_list_and_detail_are_run_records(
         (f"/api/monitoring/executions/{uuid.UUID(int=7)}", {}, 404, "EXECUTION_NOT_FOUND"),
         ("/api/monitoring/alerts", {"state": "SLEEPING"}, 400, "INVALID_PARAMETER"),
         ("/api/monitoring/alerts", {"severity": "LOUD"}, 400, "INVALID_PARAMETER"),
+        # PostgreSQL refuses NUL in text: a bad parameter, not a store failure.
+        ("/api/monitoring/executions", {"workflow": "log\x00in"}, 400, "INVALID_PARAMETER"),
         ("/api/monitoring/nothing-here", {}, 404, "NOT_FOUND"),
     ],
 )

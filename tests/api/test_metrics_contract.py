@@ -2,7 +2,7 @@
 on SQLite and on PostgreSQL (``migrated_engine`` runs each test on both).
 
 Counts, rates and averages must be exact; percentiles within the histogram's resolution
-(``store.rollups.RELATIVE_ERROR``) of the exact nearest-rank value.
+(``store.latency.RELATIVE_ERROR``) of the exact nearest-rank value.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from sqlalchemy import Engine
 from rules.models import Alert, AlertState, Severity
 from store import AlertWrite, acknowledge_alert, apply_alert_decision, record_run, resolve_alert
 from store.breakers import DatabaseBreakerStore
-from store.rollups import RELATIVE_ERROR
+from store.latency import RELATIVE_ERROR
 from tasks.breaker import Breaker, BreakerState
 from tests.api.conftest import NOW, AppFactory
 from tests.api.known_runs import (

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import Engine, literal, select, text
 
 from store import record_run
-from store.rollups import (
+from store.latency import (
     DAILY_MARKS_KEPT,
     GAMMA,
     HOURLY_MARKS_KEPT,
@@ -18,8 +18,8 @@ from store.rollups import (
     bucket_expression,
     bucket_value,
     duration_bucket,
-    rebuild_rollups,
 )
+from store.rollups import rebuild_rollups
 from tests.store.examples import failed_checkout, passed_run
 from wfmon.results import RunStatus
 
