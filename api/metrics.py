@@ -16,6 +16,8 @@ decided here, in small pure functions:
 
 from __future__ import annotations
 
+import functools
+from datetime import datetime
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get
@@ -151,9 +153,15 @@ def metrics_data(metrics: PeriodMetrics) -> MetricsData:
     )
 
 
-def _hour(hour: Any, counts: Counts) -> HourlyExecutions:
+@functools.lru_cache(maxsize=2048)
+def _hour_stamp(hour: datetime) -> str:
+    # The same few hundred hours come in every request (30d has 744): format each once.
+    return json_timestamp(hour)
+
+
+def _hour(hour: datetime, counts: Counts) -> HourlyExecutions:
     return HourlyExecutions(
-        hour=json_timestamp(hour),
+        hour=_hour_stamp(hour),
         total=counts.runs,
         successful=counts.successful,
         failed=counts.failed,

@@ -76,8 +76,9 @@ __all__ = [
     "record_latency",
 ]
 
-# Bucket b holds durations in [GAMMA**b, GAMMA**(b+1)) ms; ~2% error at any percentile.
-GAMMA = 1.04
+# Bucket b holds durations in [GAMMA**b, GAMMA**(b+1)) ms: under 4% error at any percentile.
+# Reading a percentile costs a row per bucket; 8% buckets halve that against 4% ones.
+GAMMA = 1.08
 RELATIVE_ERROR = (GAMMA - 1) / (GAMMA + 1)
 _LN_GAMMA = math.log(GAMMA)
 # Shorter durations (0 ms included) share the lowest bucket.
@@ -367,18 +368,30 @@ def _percentile_statement(*, has_mark: bool, has_raw: bool) -> Select[Any]:
     """Built once per shape: the statement only takes ``start`` and ``mark`` as parameters."""
     start = bindparam("start", type_=UTCDateTime())
     mark = bindparam("mark", type_=UTCDateTime())
-    totals, snapshot = _TOTALS, _SNAPSHOTS.alias("snapshot")
+    totals = _TOTALS
     since: ColumnElement[Any] = literal(0)
     source: Any = totals
     if has_mark:
-        since = totals.c.runs_at_most - func.coalesce(snapshot.c.runs_at_most, 0)
+        # The snapshot's rows first, hashed: one probe per totals row into the snapshots'
+        # index costs several times more (PostgreSQL picks that plan when left to itself).
+        before = (
+            select(
+                _SNAPSHOTS.c.workflow,
+                _SNAPSHOTS.c.environment,
+                _SNAPSHOTS.c.bucket,
+                _SNAPSHOTS.c.runs_at_most,
+            )
+            .where(_SNAPSHOTS.c.starts_at == mark)
+            .cte("before")
+            .prefix_with("MATERIALIZED")
+        )
+        since = totals.c.runs_at_most - func.coalesce(before.c.runs_at_most, 0)
         source = totals.outerjoin(
-            snapshot,
+            before,
             and_(
-                snapshot.c.starts_at == mark,
-                snapshot.c.workflow == totals.c.workflow,
-                snapshot.c.environment == totals.c.environment,
-                snapshot.c.bucket == totals.c.bucket,
+                before.c.workflow == totals.c.workflow,
+                before.c.environment == totals.c.environment,
+                before.c.bucket == totals.c.bucket,
             ),
         )
     if has_raw:

@@ -46,7 +46,7 @@ from sqlmodel import SQLModel, col
 
 from store.alerts import AlertStatistics, count_alerts
 from store.latency import bucket_expression, bucket_value, percentile_buckets
-from store.rollups import COUNT_COLUMNS, count_sums, day_of, hour_of, truncate_to_hour
+from store.rollups import COUNT_COLUMNS, count_sums, day_of, epoch_hour, hour_of
 from store.sessions import session_for
 from store.tables import CircuitBreaker, Run, UTCDateTime
 from wfmon.results import RunStatus
@@ -357,8 +357,9 @@ def _run_values() -> list[Any]:
 def _hours(
     session: Session, window: PeriodWindow, *, dialect: str, now: datetime
 ) -> tuple[HourMetrics, ...]:
+    # Hours come back as integers (hours since 1970): no timestamp to parse per row.
     found = {
-        _required(hour): counts
+        hour: counts
         for hour, *counts in session.execute(
             _hours_statement(window.grain, dialect), _bounds(window)
         )
@@ -366,29 +367,24 @@ def _hours(
     # Hours without runs are part of the series too (zeros), so charts keep their scale.
     series = []
     hour_start, last, empty = hour_of(window.start), hour_of(now), Counts()
+    index = int(hour_start.timestamp()) // 3600
     while hour_start <= last:
-        counts = found.get(hour_start)
+        counts = found.get(index)
         series.append(HourMetrics(hour_start, empty if counts is None else Counts(*counts)))
         hour_start += _HOUR
+        index += 1
     return tuple(series)
 
 
 @functools.cache
 def _hours_statement(grain: str, dialect: str) -> Select[Any]:
     if grain == "run":
-        hour = truncate_to_hour(col(Run.started_at), dialect).label("hour")
-        return (
-            select(hour, *count_sums())
-            .where(col(Run.started_at) >= _START)
-            .group_by(hour)
-            .order_by(hour)
-        )
+        hour = epoch_hour(col(Run.started_at), dialect).label("hour")
+        return select(hour, *count_sums()).where(col(Run.started_at) >= _START).group_by(hour)
     totals = _HOUR_TOTALS
-    return (
-        select(totals.c.hour, *(totals.c[name] for name in COUNT_COLUMNS))
-        .where(totals.c.hour >= _START)
-        .order_by(totals.c.hour)
-    )
+    return select(
+        epoch_hour(totals.c.hour, dialect), *(totals.c[name] for name in COUNT_COLUMNS)
+    ).where(totals.c.hour >= _START)
 
 
 # --- latency -------------------------------------------------------------------------------
@@ -585,13 +581,21 @@ def _workflows_statement(grain: str) -> Select[Any]:
         .correlate(counts)
         .scalar_subquery()
     )
-    query = select(
-        *(counts.c[name] for name in ("workflow", "environment", *COUNT_COLUMNS)),
-        latest(_RUNS.c.priority),
-        latest(_RUNS.c.status),
-        latest(_RUNS.c.started_at),
-        streak,
-    ).order_by(counts.c.workflow, counts.c.environment)
+    # The newest run is found once (by id) and read by its primary key.
+    newest = latest(_RUNS.c.id).label("newest")
+    found = select(*counts.c, newest, streak.label("streak")).subquery("found")
+    last = _RUNS.alias("last")
+    query = (
+        select(
+            *(found.c[name] for name in ("workflow", "environment", *COUNT_COLUMNS)),
+            last.c.priority,
+            last.c.status,
+            last.c.started_at,
+            found.c.streak,
+        )
+        .select_from(found.join(last, last.c.id == found.c.newest))
+        .order_by(found.c.workflow, found.c.environment)
+    )
     return query
 
 

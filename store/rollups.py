@@ -21,7 +21,9 @@ from typing import Any
 from sqlalchemy import (
     ColumnExpressionArgument,
     Connection,
+    Integer,
     case,
+    cast,
     delete,
     func,
     insert,
@@ -41,10 +43,10 @@ __all__ = [
     "COUNT_COLUMNS",
     "count_sums",
     "day_of",
+    "epoch_hour",
     "hour_of",
     "rebuild_rollups",
     "record_rollups",
-    "truncate_to_hour",
 ]
 
 COUNT_COLUMNS = (
@@ -71,11 +73,16 @@ def day_of(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
 
 
-def truncate_to_hour(
-    started_at: ColumnExpressionArgument[datetime], dialect: str
-) -> ColumnElement[Any]:
-    """SQL for the start of the UTC hour of a stored timestamp, as the column stores it."""
-    return _truncate(started_at, dialect, "hour")
+def epoch_hour(moment: ColumnExpressionArgument[datetime], dialect: str) -> ColumnElement[int]:
+    """SQL for the whole hours since 1970 (UTC) of a stored timestamp: a plain integer."""
+    if dialect == "sqlite":
+        seconds: Any = cast(func.strftime("%s", moment), Integer)
+    elif dialect == "postgresql":
+        seconds = cast(func.floor(func.extract("epoch", moment)), Integer)
+    else:
+        raise ValueError(f"rollups need SQLite or PostgreSQL, not {dialect}")
+    hours: ColumnElement[int] = seconds // 3600
+    return hours
 
 
 def record_rollups(session: Session, run: Run) -> None:

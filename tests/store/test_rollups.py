@@ -110,4 +110,5 @@ def test_a_bucket_value_is_within_the_relative_error(duration: float) -> None:
     value = bucket_value(duration_bucket(duration))
     assert abs(value - duration) <= RELATIVE_ERROR * duration
     assert pytest.approx((GAMMA - 1) / (GAMMA + 1)) == RELATIVE_ERROR
-    assert math.isclose(RELATIVE_ERROR, 0.0196, abs_tol=1e-3)
+    # Buckets 8% wide: under 4% from any duration in them (the target is 5%).
+    assert math.isclose(RELATIVE_ERROR, 0.0385, abs_tol=1e-3)
