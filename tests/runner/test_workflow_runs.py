@@ -209,7 +209,7 @@ async def test_many_workflows_run_concurrently_in_one_call(
             f"""
             - name: wf-{n}
               steps:
-                - {{name: slow, request: {{path: /slow, query: {{ms: "1500"}}}}}}
+                - {{name: slow, request: {{path: /slow, query: {{ms: "5000"}}}}}}
             """
             for n in range(4)
         ),
@@ -220,6 +220,8 @@ async def test_many_workflows_run_concurrently_in_one_call(
     assert [r.result.status for r in records] == [RunStatus.PASSED] * 4
     spans = [(r.result.started_at, r.result.finished_at) for r in records]
     # Concurrent: some runs were in flight at the same time (run one by one, none would be).
+    # Each run is 5 s long: Prefect's client on its SQLite server can stagger flow run
+    # starts by its 2 s busy-retry, and runs of 1.5 s then never overlapped.
     overlapping = [
         (a, b) for a in spans for b in spans if a is not b and a[0] < b[1] and b[0] < a[1]
     ]
