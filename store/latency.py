@@ -60,6 +60,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import SQLModel
 
 from store.tables import UTCDateTime
+from store.utc import day_of, from_stored, hour_of
 from wfmon.results import RunStatus
 
 __all__ = [
@@ -134,7 +135,7 @@ def record_latency(
     Call inside the transaction that inserts the run, writers serialised.
     """
     # Before this run is counted: the snapshot at its hour holds only runs before that hour.
-    _mark_if_new(session, _hour_of(started_at))
+    _mark_if_new(session, hour_of(started_at))
     if duration_ms is None:
         return
     bucket = duration_bucket(duration_ms)
@@ -162,10 +163,6 @@ def record_latency(
 
 def _series(table: Any, workflow: str, environment: str) -> ColumnElement[bool]:
     return and_(table.c.workflow == workflow, table.c.environment == environment)
-
-
-def _hour_of(moment: datetime) -> datetime:
-    return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
 
 
 def _widen(
@@ -197,10 +194,10 @@ def _widen(
 
 
 def _mark_if_new(session: Session, hour: datetime) -> None:
-    latest = _aware(session.execute(select(func.max(_MARKS.c.starts_at))).scalar_one())
+    latest = from_stored(session.execute(select(func.max(_MARKS.c.starts_at))).scalar_one())
     if latest is not None and hour <= latest:
         return
-    first_of_day = latest is None or _day_of(latest) < _day_of(hour)
+    first_of_day = latest is None or day_of(latest) < day_of(hour)
     session.execute(insert(_MARKS).values(starts_at=hour, first_of_day=first_of_day))
     copy = select(
         literal(hour, UTCDateTime()),
@@ -293,8 +290,8 @@ def _marks_for(hours: list[datetime]) -> list[tuple[datetime, bool]]:
     marks = []
     previous_day: datetime | None = None
     for hour in hours:
-        first_of_day = previous_day is None or previous_day < _day_of(hour)
-        previous_day = _day_of(hour)
+        first_of_day = previous_day is None or previous_day < day_of(hour)
+        previous_day = day_of(hour)
         if hour >= latest - (DAILY_MARKS_KEPT if first_of_day else HOURLY_MARKS_KEPT):
             marks.append((hour, first_of_day))
     return marks
@@ -349,7 +346,7 @@ def percentile_buckets(session: Session, *, start: datetime) -> PercentileBucket
             ),
         )
     ).one()
-    mark = _aware(mark)
+    mark = from_stored(mark)
     statement = _percentile_statement(has_mark=mark is not None, has_raw=bool(raw))
     overall: tuple[int | None, int | None, int | None] = (None, None, None)
     p95s: dict[Series, int] = {}
@@ -449,15 +446,3 @@ def _percentile_statement(*, has_mark: bool, has_raw: bool) -> Select[Any]:
 
     overall_row = select(null(), null(), pick(50), pick(95), pick(99)).where(everything > 0)
     return union_all(by_series, overall_row)  # type: ignore[return-value]
-
-
-def _day_of(moment: datetime) -> datetime:
-    return moment.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-
-
-def _aware(value: datetime | str | None) -> datetime | None:
-    # Aggregates (max, min) may bypass the column type: SQLite gives naive UTC text.
-    if value is None:
-        return None
-    parsed = datetime.fromisoformat(value) if isinstance(value, str) else value
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)

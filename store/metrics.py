@@ -46,9 +46,10 @@ from sqlmodel import SQLModel, col
 
 from store.alerts import AlertStatistics, count_alerts
 from store.latency import bucket_expression, bucket_value, percentile_buckets
-from store.rollups import COUNT_COLUMNS, count_sums, day_of, epoch_hour, hour_of
+from store.rollups import COUNT_COLUMNS, count_sums, epoch_hour
 from store.sessions import session_for
 from store.tables import CircuitBreaker, Run, UTCDateTime
+from store.utc import day_of, from_stored, hour_of
 from wfmon.results import RunStatus
 
 __all__ = [
@@ -705,15 +706,7 @@ def _recent(session: Session, window: PeriodWindow, key: tuple[str, str]) -> tup
 def _required(value: datetime | str | None) -> datetime:
     if isinstance(value, datetime) and value.tzinfo is UTC:
         return value
-    aware = _aware(value)
+    aware = from_stored(value)
     if aware is None:
         raise ValueError("a stored run has no start time")
     return aware
-
-
-def _aware(value: datetime | str | None) -> datetime | None:
-    # Aggregates and expressions bypass the column type: SQLite gives naive UTC text.
-    if value is None:
-        return None
-    parsed = datetime.fromisoformat(value) if isinstance(value, str) else value
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)

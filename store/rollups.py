@@ -15,7 +15,7 @@ marks need to see every earlier write.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -37,14 +37,13 @@ from sqlmodel import SQLModel, col
 
 from store.latency import rebuild_latency, record_latency
 from store.tables import DailyRollup, HourlyRollup, HourTotal, Run
+from store.utc import day_of, hour_of
 from wfmon.results import RunStatus
 
 __all__ = [
     "COUNT_COLUMNS",
     "count_sums",
-    "day_of",
     "epoch_hour",
-    "hour_of",
     "rebuild_rollups",
     "record_rollups",
 ]
@@ -61,16 +60,6 @@ COUNT_COLUMNS = (
 )
 
 _PG_ROLLUP_LOCK = 0x77666D6F6E0004  # "wfmon" + the rollups' first revision
-
-
-def hour_of(moment: datetime) -> datetime:
-    """The start of the UTC hour of ``moment``."""
-    return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
-
-
-def day_of(moment: datetime) -> datetime:
-    """The start (midnight) of the UTC day of ``moment``."""
-    return moment.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
 
 
 def epoch_hour(moment: ColumnExpressionArgument[datetime], dialect: str) -> ColumnElement[int]:
