@@ -47,7 +47,7 @@ from api.schemas import (
     WorkflowSummary,
 )
 from store import json_timestamp
-from store.metrics import Counts, Period, PeriodMetrics, WorkflowMetrics, period_metrics
+from store.metrics import HourMetrics, Period, PeriodMetrics, WorkflowMetrics, period_metrics
 
 __all__ = ["MetricsController", "health_status", "metrics_data", "trend"]
 
@@ -141,7 +141,7 @@ def metrics_data(metrics: PeriodMetrics) -> MetricsData:
             execution_trend=execution,
             success_rate_trend=success,
             performance_trend=performance,
-            hourly_executions=[_hour(hour.hour, hour.counts) for hour in metrics.hours],
+            hourly_executions=[_hour(hour) for hour in metrics.hours],
         ),
         alerts=AlertCounts(
             total=alerts["total"],
@@ -159,13 +159,13 @@ def _hour_stamp(hour: datetime) -> str:
     return json_timestamp(hour)
 
 
-def _hour(hour: datetime, counts: Counts) -> HourlyExecutions:
+def _hour(hour: HourMetrics) -> HourlyExecutions:
     return HourlyExecutions(
-        hour=_hour_stamp(hour),
-        total=counts.runs,
-        successful=counts.successful,
-        failed=counts.failed,
-        average_duration=counts.average_duration_ms,
+        hour=_hour_stamp(hour.hour),
+        total=hour.runs,
+        successful=hour.successful,
+        failed=hour.failed,
+        average_duration=hour.average_duration_ms,
     )
 
 

@@ -35,7 +35,21 @@ def create_engine_for(url: str) -> Engine:
     engine = create_engine(parsed, pool_pre_ping=True)
     if parsed.get_backend_name() == "sqlite":
         _configure_sqlite(engine)
+    elif parsed.get_backend_name() == "postgresql":
+        _configure_postgres(engine)
     return engine
+
+
+def _configure_postgres(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # wfmon's statements are small and indexed; a rare one whose estimate crosses
+        # jit_above_cost (a correlated count over late runs, a long period's step rows)
+        # would spend far longer compiling than running. Set once per connection, so that
+        # no request spends a round trip on it.
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute("SET jit = off")
+        dbapi_connection.commit()
 
 
 def _configure_sqlite(engine: Engine) -> None:

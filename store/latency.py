@@ -5,16 +5,18 @@ Durations fall in geometric buckets (``GAMMA`` wide: a bucket's representative v
 within ``RELATIVE_ERROR`` of any duration in it). The counts are *cumulative*:
 
 - ``latency_totals`` holds, per workflow and environment (a *series*) and bucket, how many
-  of its timed runs so far fell in that bucket or a lower one. A series has a row for every
-  bucket from its lowest to its highest, so "at or below b" is one row, never a sum.
+  of its timed runs so far fell in that bucket or a lower one, and on every row how many it
+  has in all. A series has a row for every bucket from its lowest to its highest, so "at or
+  below b" is one row, never a sum. The series ``ALL_SERIES`` counts every workflow
+  together: the overall percentiles are read like any workflow's.
 - ``latency_snapshots`` holds copies of those rows taken at *marks* (the start of an hour in
   which a run was recorded): the runs started before the mark. A snapshot either has no
   rows for a series (none of its runs started before the mark) or exactly the rows the
   totals have: when a series' range widens, its snapshots widen with it.
-- Since a mark, a series has ``totals - snapshot`` runs at or below each bucket. Its p95 is
-  the lowest bucket where that reaches 95% of its runs: a filter and a ``min``, no running
-  sum. Marks are kept for ``HOURLY_MARKS_KEPT``, the first of each UTC day for
-  ``DAILY_MARKS_KEPT``.
+- Since a mark, a series has ``totals - snapshot`` runs at or below each bucket, and as many
+  in all on the same row. Its p95 is the lowest bucket where the first reaches 95% of the
+  second: one pass over the rows, a filter and a ``min``, no running sum. Marks are kept
+  for ``HOURLY_MARKS_KEPT``, the first of each UTC day for ``DAILY_MARKS_KEPT``.
 
 A snapshot is only taken when its hour is later than every mark, so every run recorded so
 far started before it and the copy is exact; a run recorded late (after a mark later than
@@ -48,11 +50,9 @@ from sqlalchemy import (
     func,
     insert,
     literal,
-    null,
     or_,
     select,
     type_coerce,
-    union_all,
     update,
 )
 from sqlalchemy.orm import Session
@@ -64,6 +64,7 @@ from store.utc import day_of, from_stored, hour_of
 from wfmon.results import RunStatus
 
 __all__ = [
+    "ALL_SERIES",
     "DAILY_MARKS_KEPT",
     "GAMMA",
     "HOURLY_MARKS_KEPT",
@@ -98,6 +99,8 @@ _TIMED = _RUNS.c.status != RunStatus.SKIPPED.value
 _FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)
 
 Series = tuple[str, str]
+# Every workflow and environment together (no workflow is named ""): overall percentiles.
+ALL_SERIES: Series = ("", "")
 # Overall p50 / p95 / p99 and each series' p95, as buckets (None: no timed run).
 PercentileBuckets = tuple[tuple[int | None, int | None, int | None], dict[Series, int]]
 
@@ -139,6 +142,12 @@ def record_latency(
     if duration_ms is None:
         return
     bucket = duration_bucket(duration_ms)
+    for series in ((workflow, environment), ALL_SERIES):
+        _count(session, series, started_at, bucket)
+
+
+def _count(session: Session, series: Series, started_at: datetime, bucket: int) -> None:
+    workflow, environment = series
     mine = _series(_TOTALS, workflow, environment)
     lowest, highest = session.execute(
         select(func.min(_TOTALS.c.bucket), func.max(_TOTALS.c.bucket)).where(mine)
@@ -146,19 +155,27 @@ def record_latency(
     if lowest is None:
         session.execute(
             insert(_TOTALS).values(
-                workflow=workflow, environment=environment, bucket=bucket, runs_at_most=0
+                workflow=workflow,
+                environment=environment,
+                bucket=bucket,
+                runs_at_most=0,
+                series_runs=0,
             )
         )
     elif bucket < lowest:
         _widen(session, workflow, environment, range(bucket, lowest), edge=lowest, below=True)
     elif bucket > highest:
         _widen(session, workflow, environment, range(highest + 1, bucket + 1), edge=highest)
-    session.execute(
-        update(_TOTALS)
-        .where(mine, _TOTALS.c.bucket >= bucket)
-        .values(runs_at_most=_TOTALS.c.runs_at_most + 1)
-    )
+    session.execute(update(_TOTALS).where(mine).values(_counted(_TOTALS, bucket)))
     _count_in_later_snapshots(session, workflow, environment, started_at, bucket)
+
+
+def _counted(table: Any, bucket: int) -> dict[str, Any]:
+    """A series' row counts once a run in ``bucket`` is added."""
+    return {
+        "runs_at_most": table.c.runs_at_most + case((table.c.bucket >= bucket, 1), else_=0),
+        "series_runs": table.c.series_runs + 1,
+    }
 
 
 def _series(table: Any, workflow: str, environment: str) -> ColumnElement[bool]:
@@ -177,7 +194,7 @@ def _widen(
     """Add rows for ``buckets`` to the series' totals and to every snapshot holding it.
 
     Above the range a new row repeats the count at its top (``edge``); below it, no run is
-    that short yet: 0.
+    that short yet: 0. The series' total is the edge's, as on every row.
     """
     for bucket in buckets:
         for table in (_TOTALS, _SNAPSHOTS):
@@ -205,6 +222,7 @@ def _mark_if_new(session: Session, hour: datetime) -> None:
         _TOTALS.c.environment,
         _TOTALS.c.bucket,
         _TOTALS.c.runs_at_most,
+        _TOTALS.c.series_runs,
     )
     session.execute(insert(_SNAPSHOTS).from_select(list(_SNAPSHOTS.c.keys()), copy))
     # Old marks are read by no period any more.
@@ -234,6 +252,7 @@ def _count_in_later_snapshots(
             _TOTALS.c.environment,
             _TOTALS.c.bucket,
             literal(0),
+            literal(0),
         )
         .select_from(_MARKS.join(_TOTALS, _series(_TOTALS, workflow, environment)))
         .where(later, ~held)
@@ -241,12 +260,8 @@ def _count_in_later_snapshots(
     session.execute(insert(_SNAPSHOTS).from_select(list(_SNAPSHOTS.c.keys()), missing))
     session.execute(
         update(_SNAPSHOTS)
-        .where(
-            _SNAPSHOTS.c.starts_at > started_at,
-            _series(_SNAPSHOTS, workflow, environment),
-            _SNAPSHOTS.c.bucket >= bucket,
-        )
-        .values(runs_at_most=_SNAPSHOTS.c.runs_at_most + 1)
+        .where(_SNAPSHOTS.c.starts_at > started_at, _series(_SNAPSHOTS, workflow, environment))
+        .values(_counted(_SNAPSHOTS, bucket))
     )
 
 
@@ -266,7 +281,7 @@ def rebuild_latency(connection: Connection, *, hours: list[datetime]) -> None:
     by_bucket = select(*series, bucket, func.count()).where(_TIMED).group_by(*series, bucket)
     histograms: dict[Series, dict[int, int]] = {}
     for workflow, environment, at, runs in connection.execute(by_bucket):
-        histograms.setdefault((workflow, environment), {})[int(at)] = int(runs)
+        _add_to(histograms, (workflow, environment), int(at), int(runs))
     ranges = {key: (min(counts), max(counts)) for key, counts in histograms.items()}
     _insert_cumulative(connection, _TOTALS, histograms, ranges, prefix=())
     if not hours:
@@ -278,11 +293,19 @@ def rebuild_latency(connection: Connection, *, hours: list[datetime]) -> None:
         if previous is not None:
             between = between.where(_RUNS.c.started_at >= previous)
         for workflow, environment, at, runs in connection.execute(between):
-            counts = before.setdefault((workflow, environment), {})
-            counts[int(at)] = counts.get(int(at), 0) + int(runs)
+            _add_to(before, (workflow, environment), int(at), int(runs))
         connection.execute(insert(_MARKS).values(starts_at=mark, first_of_day=first_of_day))
         _insert_cumulative(connection, _SNAPSHOTS, before, ranges, prefix=(mark,))
         previous = mark
+
+
+def _add_to(
+    histograms: dict[Series, dict[int, int]], series: Series, bucket: int, runs: int
+) -> None:
+    """Count ``runs`` in ``bucket`` of ``series`` and of ``ALL_SERIES``."""
+    for key in (series, ALL_SERIES):
+        counts = histograms.setdefault(key, {})
+        counts[bucket] = counts.get(bucket, 0) + runs
 
 
 def _marks_for(hours: list[datetime]) -> list[tuple[datetime, bool]]:
@@ -308,6 +331,7 @@ def _insert_cumulative(
     rows = []
     for (workflow, environment), counts in histograms.items():
         lowest, highest = ranges[(workflow, environment)]
+        series_runs = sum(counts.values())
         at_most = 0
         for bucket in range(lowest, highest + 1):
             at_most += counts.get(bucket, 0)
@@ -315,7 +339,7 @@ def _insert_cumulative(
                 dict(
                     zip(
                         table.c.keys(),
-                        (*prefix, workflow, environment, bucket, at_most),
+                        (*prefix, workflow, environment, bucket, at_most, series_runs),
                         strict=True,
                     )
                 )
@@ -347,45 +371,47 @@ def percentile_buckets(session: Session, *, start: datetime) -> PercentileBucket
         )
     ).one()
     mark = from_stored(mark)
+    # Built per shape, not one statement for all: a mark or late runs decided in SQL (CASE
+    # on subqueries) made every row's arithmetic dearer than this extra round trip.
     statement = _percentile_statement(has_mark=mark is not None, has_raw=bool(raw))
     overall: tuple[int | None, int | None, int | None] = (None, None, None)
     p95s: dict[Series, int] = {}
     for workflow, environment, p50, p95, p99 in session.execute(
         statement, {"start": start, "mark": mark or _FAR_FUTURE}
-    ):
-        if workflow is None:
+    ).all():
+        if (workflow, environment) == ALL_SERIES:
             overall = (p50, p95, p99)
-        elif p95 is not None:
+        else:
             p95s[(workflow, environment)] = int(p95)
     return overall, p95s
 
 
 @functools.cache
 def _percentile_statement(*, has_mark: bool, has_raw: bool) -> Select[Any]:
-    """Built once per shape: the statement only takes ``start`` and ``mark`` as parameters."""
+    """Built once per shape: the statement only takes ``start`` and ``mark`` as parameters.
+
+    One pass over the totals (joined to the snapshot at the mark): each row knows its
+    series' runs at or below its bucket and in all since the mark, so each percentile is
+    the ``min`` bucket whose count reaches its share. Every series gets p50, p95 and p99
+    (the cost of a ``CASE`` per row); workflows report their p95, ``ALL_SERIES`` all three.
+    """
     start = bindparam("start", type_=UTCDateTime())
     mark = bindparam("mark", type_=UTCDateTime())
     totals = _TOTALS
-    since: ColumnElement[Any] = literal(0)
+    # No mark since the start: every run the totals count started before it.
+    at_most: ColumnElement[Any] = literal(0)
+    runs: ColumnElement[Any] = literal(0)
     source: Any = totals
     if has_mark:
-        # The snapshot's rows first, hashed: one probe per totals row into the snapshots'
-        # index costs several times more (PostgreSQL picks that plan when left to itself).
-        before = (
-            select(
-                _SNAPSHOTS.c.workflow,
-                _SNAPSHOTS.c.environment,
-                _SNAPSHOTS.c.bucket,
-                _SNAPSHOTS.c.runs_at_most,
-            )
-            .where(_SNAPSHOTS.c.starts_at == mark)
-            .cte("before")
-            .prefix_with("MATERIALIZED")
-        )
-        since = totals.c.runs_at_most - func.coalesce(before.c.runs_at_most, 0)
+        # Joined as it is: PostgreSQL hashes one side, SQLite looks each row up in the
+        # snapshots' key. Reading the snapshot first (a materialised CTE) cost both twice.
+        before = _SNAPSHOTS
+        at_most = totals.c.runs_at_most - func.coalesce(before.c.runs_at_most, 0)
+        runs = totals.c.series_runs - func.coalesce(before.c.series_runs, 0)
         source = totals.outerjoin(
             before,
             and_(
+                before.c.starts_at == mark,
                 before.c.workflow == totals.c.workflow,
                 before.c.environment == totals.c.environment,
                 before.c.bucket == totals.c.bucket,
@@ -393,56 +419,34 @@ def _percentile_statement(*, has_mark: bool, has_raw: bool) -> Select[Any]:
         )
     if has_raw:
         # Runs from the start to the mark were recorded late: count them one by one.
-        since = since + (
+        late = [
+            _TIMED,
+            _RUNS.c.started_at >= start,
+            _RUNS.c.started_at < mark,
+            or_(
+                totals.c.workflow == ALL_SERIES[0],
+                and_(
+                    _RUNS.c.workflow == totals.c.workflow,
+                    _RUNS.c.environment == totals.c.environment,
+                ),
+            ),
+        ]
+        at_most = at_most + (
             select(func.count())
-            .where(
-                _RUNS.c.workflow == totals.c.workflow,
-                _RUNS.c.environment == totals.c.environment,
-                _RUNS.c.started_at >= start,
-                _RUNS.c.started_at < mark,
-                _TIMED,
-                bucket_expression(_RUNS.c.duration_ms) <= totals.c.bucket,
-            )
+            .where(*late, bucket_expression(_RUNS.c.duration_ms) <= totals.c.bucket)
             .scalar_subquery()
         )
-    rows = (
-        select(totals.c.workflow, totals.c.environment, totals.c.bucket, since.label("n"))
-        .select_from(source)
-        .cte("since")
-    )
-    # Counts are cumulative: a series' runs in the period are its count at its top bucket.
-    ends = (
-        select(
-            rows.c.workflow,
-            rows.c.environment,
-            func.max(rows.c.bucket).label("top"),
-            func.max(rows.c.n).label("runs"),
-        )
-        .group_by(rows.c.workflow, rows.c.environment)
-        .cte("ends")
-    )
-    same_series = and_(ends.c.workflow == rows.c.workflow, ends.c.environment == rows.c.environment)
-    by_series = (
-        select(rows.c.workflow, rows.c.environment, null(), func.min(rows.c.bucket), null())
-        .select_from(rows.join(ends, same_series))
-        .where(rows.c.n * 100 >= 95 * ends.c.runs, ends.c.runs > 0)
-        .group_by(rows.c.workflow, rows.c.environment)
-    )
-    # All series together at bucket b: the series whose range holds b count their own rows,
-    # the ones whose range ends below b all their runs.
-    inside = (
-        select(rows.c.bucket, func.sum(rows.c.n).label("n")).group_by(rows.c.bucket).cte("inside")
-    )
-    ended = (
-        select(func.coalesce(func.sum(ends.c.runs), 0))
-        .where(ends.c.top < inside.c.bucket)
-        .scalar_subquery()
-    )
-    everything = select(func.sum(ends.c.runs)).scalar_subquery()
-    overall = select(inside.c.bucket, (inside.c.n + ended).label("n")).subquery("overall")
+        runs = runs + select(func.count()).where(*late).scalar_subquery()
 
     def pick(percent: int) -> Any:
-        return func.min(case((overall.c.n * 100 >= percent * everything, overall.c.bucket)))
+        # Integer arithmetic: at_most >= p% of runs, without float rounding at the rank.
+        return func.min(case((at_most * 100 >= percent * runs, totals.c.bucket)))
 
-    overall_row = select(null(), null(), pick(50), pick(95), pick(99)).where(everything > 0)
-    return union_all(by_series, overall_row)  # type: ignore[return-value]
+    series = (totals.c.workflow, totals.c.environment)
+    statement: Select[Any] = (
+        select(*series, pick(50), pick(95), pick(99))
+        .select_from(source)
+        .where(runs > 0)
+        .group_by(*series)
+    )
+    return statement

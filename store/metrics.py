@@ -27,7 +27,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     Engine,
@@ -48,7 +48,7 @@ from store.alerts import AlertStatistics, count_alerts
 from store.latency import bucket_expression, bucket_value, percentile_buckets
 from store.rollups import COUNT_COLUMNS, count_sums, epoch_hour
 from store.sessions import session_for
-from store.tables import CircuitBreaker, Run, UTCDateTime
+from store.tables import Run, UTCDateTime
 from store.utc import day_of, from_stored, hour_of
 from wfmon.results import RunStatus
 
@@ -76,14 +76,10 @@ _ROLLUPS = {
     "hour": (SQLModel.metadata.tables["rollup_hours"], "hour"),
     "day": (SQLModel.metadata.tables["rollup_days"], "day"),
 }
-_LATENCY_TOTALS = SQLModel.metadata.tables["latency_totals"]
-_LATENCY_SNAPSHOTS = SQLModel.metadata.tables["latency_snapshots"]
-_LATENCY_MARKS = SQLModel.metadata.tables["latency_marks"]
-_SUCCEEDED = (RunStatus.PASSED.value, RunStatus.DEGRADED.value)
-# Before any run: "no success yet" as a bound the runs index can range over.
-_EPOCH = literal(datetime(1970, 1, 1, tzinfo=UTC), UTCDateTime())
-# After any run: "no mark yet" as an upper bound the same index can range over.
-_FAR_FUTURE = literal(datetime(9999, 1, 1, tzinfo=UTC), UTCDateTime())
+_STATE = SQLModel.metadata.tables["workflow_state"]
+# The database's round trip, timed for ``system.database``.
+_PROBE = text("SELECT 1")
+_BREAKERS = SQLModel.metadata.tables["circuit_breakers"]
 
 
 class Period(enum.StrEnum):
@@ -188,12 +184,17 @@ class WorkflowMetrics:
     recent: tuple[RecentRun, ...] | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class HourMetrics:
-    """Every workflow together in one UTC hour of the period."""
+class HourMetrics(NamedTuple):
+    """Every workflow together in one UTC hour of the period: a point of the hourly series."""
+
+    # A named tuple, not a frozen dataclass: 30 days are 744 of these per request, and a
+    # tuple is built several times faster.
 
     hour: datetime
-    counts: Counts
+    runs: int = 0
+    successful: int = 0
+    failed: int = 0
+    average_duration_ms: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,15 +239,11 @@ def period_metrics(
 ) -> PeriodMetrics:
     """The period's metrics; ``details`` adds per-step numbers and recent runs."""
     window = period_window(period, now=now)
-    with session_for(engine) as session:
-        started = time.perf_counter()
-        session.execute(text("SELECT 1"))
-        latency_ms = (time.perf_counter() - started) * 1000
+    with session_for(engine, read_only=True) as session:
         dialect = session.get_bind().dialect.name
-        if dialect == "postgresql":
-            # These are small queries whose cost estimates (correlated subqueries on runs)
-            # exceed the JIT threshold: compiling them costs far more than running them.
-            session.execute(text("SET LOCAL jit = off"))
+        started = time.perf_counter()
+        session.execute(_PROBE)
+        latency_ms = (time.perf_counter() - started) * 1000
         summary, previous = _counts(session, window)
         hours = _hours(session, window, dialect=dialect, now=now)
         percentiles, p95s = _percentiles(session, window)
@@ -271,9 +268,7 @@ def all_workflows(engine: Engine) -> tuple[WorkflowMetrics, ...]:
     forever = PeriodWindow(
         start=epoch, previous_start=epoch, grain="day", hours=0.0, previous_hours=0.0
     )
-    with session_for(engine) as session:
-        if session.get_bind().dialect.name == "postgresql":
-            session.execute(text("SET LOCAL jit = off"))
+    with session_for(engine, read_only=True) as session:
         return _workflows(session, forever, {}, details=False)
 
 
@@ -358,20 +353,23 @@ def _run_values() -> list[Any]:
 def _hours(
     session: Session, window: PeriodWindow, *, dialect: str, now: datetime
 ) -> tuple[HourMetrics, ...]:
-    # Hours come back as integers (hours since 1970): no timestamp to parse per row.
+    # Hours come back as integers (hours since 1970): no timestamp to parse per row. Only
+    # what the series shows is read: every value costs the database and the driver.
     found = {
-        hour: counts
-        for hour, *counts in session.execute(
+        hour: values
+        for hour, *values in session.execute(
             _hours_statement(window.grain, dialect), _bounds(window)
-        )
+        ).all()
     }
     # Hours without runs are part of the series too (zeros), so charts keep their scale.
     series = []
-    hour_start, last, empty = hour_of(window.start), hour_of(now), Counts()
+    hour_start, last = hour_of(window.start), hour_of(now)
     index = int(hour_start.timestamp()) // 3600
     while hour_start <= last:
-        counts = found.get(index)
-        series.append(HourMetrics(hour_start, empty if counts is None else Counts(*counts)))
+        values = found.get(index)
+        series.append(
+            HourMetrics(hour_start) if values is None else HourMetrics(hour_start, *values)
+        )
         hour_start += _HOUR
         index += 1
     return tuple(series)
@@ -381,11 +379,24 @@ def _hours(
 def _hours_statement(grain: str, dialect: str) -> Select[Any]:
     if grain == "run":
         hour = epoch_hour(col(Run.started_at), dialect).label("hour")
-        return select(hour, *count_sums()).where(col(Run.started_at) >= _START).group_by(hour)
+        sums = dict(zip(COUNT_COLUMNS, count_sums(), strict=True))
+        return select(hour, *_hour_values(sums)).where(col(Run.started_at) >= _START).group_by(hour)
     totals = _HOUR_TOTALS
     return select(
-        epoch_hour(totals.c.hour, dialect), *(totals.c[name] for name in COUNT_COLUMNS)
+        epoch_hour(totals.c.hour, dialect),
+        *_hour_values({name: totals.c[name] for name in COUNT_COLUMNS}),
     ).where(totals.c.hour >= _START)
+
+
+def _hour_values(counts: dict[str, Any]) -> list[Any]:
+    """``HourMetrics``' numbers from an hour's ``COUNT_COLUMNS`` (SQL expressions)."""
+    timed = counts["timed_runs"]
+    return [
+        counts["runs"],
+        counts["passed"] + counts["degraded"],
+        counts["failed"],
+        case((timed > 0, counts["duration_sum_ms"] / timed), else_=0.0),
+    ]
 
 
 # --- latency -------------------------------------------------------------------------------
@@ -526,17 +537,11 @@ def _workflows(
     details: bool,
 ) -> tuple[WorkflowMetrics, ...]:
     rows = session.execute(_workflows_statement(window.grain), _bounds(window)).all()
-    breakers: dict[str, str] = {
-        key: state
-        for key, state in session.execute(
-            select(col(CircuitBreaker.key), col(CircuitBreaker.state))
-        )
-    }
     steps = _steps(session, window) if details else {}
     workflows = []
     for row in rows:
         workflow, environment = row[0], row[1]
-        priority, status, started_at, failures = row[10:]
+        priority, status, started_at, failures, circuit_state = row[10:]
         key = (workflow, environment)
         workflows.append(
             WorkflowMetrics(
@@ -548,8 +553,7 @@ def _workflows(
                 last_status=status,
                 last_started_at=_required(started_at),
                 consecutive_failures=int(failures),
-                # The breakers' own key format (store.breakers.breaker_key).
-                circuit_state=breakers.get(f"{workflow}@{environment}", "CLOSED"),
+                circuit_state=circuit_state or "CLOSED",
                 steps=steps.get(key, ()) if details else None,
                 recent=_recent(session, window, key) if details else None,
             )
@@ -559,45 +563,34 @@ def _workflows(
 
 @functools.cache
 def _workflows_statement(grain: str) -> Select[Any]:
+    """The period's counts per workflow beside its current state (``store.workflow_state``)."""
     counts = _workflow_counts(grain)
-    mine = and_(_RUNS.c.workflow == counts.c.workflow, _RUNS.c.environment == counts.c.environment)
-
-    def latest(column: Any, *where: Any) -> Any:
-        # ORDER BY ... LIMIT 1 walks the (workflow, started_at) index backwards and stops
-        # at the first match; max() with extra filters would read every run of the workflow.
-        newest = select(column).where(mine, *where).order_by(_RUNS.c.started_at.desc()).limit(1)
-        return newest.correlate(counts).scalar_subquery()
-
-    last_success = latest(_RUNS.c.started_at, _RUNS.c.status.in_(_SUCCEEDED))
-    streak_runs = _RUNS.alias("streak")
-    streak = (
-        select(func.count())
-        .where(
-            streak_runs.c.workflow == counts.c.workflow,
-            streak_runs.c.environment == counts.c.environment,
-            streak_runs.c.status == RunStatus.FAILED.value,
-            # A range on the index: only the runs since the last success are read.
-            streak_runs.c.started_at > func.coalesce(last_success, _EPOCH),
-        )
-        .correlate(counts)
-        .scalar_subquery()
-    )
-    # The newest run is found once (by id) and read by its primary key.
-    newest = latest(_RUNS.c.id).label("newest")
-    found = select(*counts.c, newest, streak.label("streak")).subquery("found")
-    last = _RUNS.alias("last")
-    query = (
+    state = _STATE
+    breakers = _BREAKERS
+    return (
         select(
-            *(found.c[name] for name in ("workflow", "environment", *COUNT_COLUMNS)),
-            last.c.priority,
-            last.c.status,
-            last.c.started_at,
-            found.c.streak,
+            *(counts.c[name] for name in ("workflow", "environment", *COUNT_COLUMNS)),
+            state.c.priority,
+            state.c.last_status,
+            state.c.last_started_at,
+            state.c.consecutive_failures,
+            breakers.c.state,
         )
-        .select_from(found.join(last, last.c.id == found.c.newest))
-        .order_by(found.c.workflow, found.c.environment)
+        .select_from(
+            counts.join(
+                state,
+                and_(
+                    state.c.workflow == counts.c.workflow,
+                    state.c.environment == counts.c.environment,
+                ),
+            ).outerjoin(
+                # The breakers' own key format (store.breakers.breaker_key).
+                breakers,
+                breakers.c.key == state.c.workflow + "@" + state.c.environment,
+            )
+        )
+        .order_by(counts.c.workflow, counts.c.environment)
     )
-    return query
 
 
 def _steps(

@@ -6,6 +6,7 @@ The metrics API answers from these, never from the raw ``runs`` of a long period
   per workflow, environment and UTC hour / day. ``rollup_hour_totals``: the same per hour
   for every workflow together (the hourly series and a period's totals).
 - Latency histograms, for percentiles: ``store.latency``.
+- Each workflow's newest run and failure streak: ``store.workflow_state``.
 
 Writers take one lock (PostgreSQL: an advisory transaction lock; SQLite: ``BEGIN
 IMMEDIATE`` already serialises writers): runs are recorded seconds apart, and the latency
@@ -38,6 +39,7 @@ from sqlmodel import SQLModel, col
 from store.latency import rebuild_latency, record_latency
 from store.tables import DailyRollup, HourlyRollup, HourTotal, Run
 from store.utc import day_of, hour_of
+from store.workflow_state import rebuild_state, record_state
 from wfmon.results import RunStatus
 
 __all__ = [
@@ -92,6 +94,7 @@ def record_rollups(session: Session, run: Run) -> None:
         started_at=run.started_at,
         duration_ms=None if run.status == RunStatus.SKIPPED.value else run.duration_ms,
     )
+    record_state(session, run)
 
 
 def rebuild_rollups(connection: Connection) -> None:
@@ -111,6 +114,7 @@ def rebuild_rollups(connection: Connection) -> None:
         connection.execute(insert(table).from_select([*keys, *COUNT_COLUMNS], grouped))
     hours = connection.execute(select(col(HourTotal.hour)).order_by(col(HourTotal.hour)))
     rebuild_latency(connection, hours=list(hours.scalars()))
+    rebuild_state(connection)
 
 
 # --- writing one run ---------------------------------------------------------------------

@@ -13,10 +13,18 @@ from store.errors import StoreError, StoreUnavailable
 
 
 @contextmanager
-def session_for(engine: Engine) -> Iterator[Session]:
-    """A session on its own connection; storage failures surface as ``StoreError``."""
+def session_for(engine: Engine, *, read_only: bool = False) -> Iterator[Session]:
+    """A session on its own connection; storage failures surface as ``StoreError``.
+
+    ``read_only`` sessions on PostgreSQL run each statement on its own (autocommit): under
+    READ COMMITTED each statement sees its own snapshot anyway, and there is no BEGIN or
+    COMMIT to wait for, nor a ROLLBACK, which makes psycopg forget its prepared statements.
+    On SQLite (no round trips) they keep their transaction: one snapshot for every read.
+    """
     try:
         connection = engine.connect()
+        if read_only and connection.dialect.name == "postgresql":
+            connection = connection.execution_options(isolation_level="AUTOCOMMIT")
     except OperationalError as exc:
         raise StoreUnavailable(f"cannot reach the database: {exc.orig}") from exc
     try:

@@ -340,6 +340,8 @@ class LatencyTotal(SQLModel, table=True):
     environment: str = Field(primary_key=True, sa_type=String(100))
     bucket: int = Field(primary_key=True, sa_type=Integer)
     runs_at_most: int
+    # The series' timed runs in all, on every row: a period's total without a second pass.
+    series_runs: int = Field(default=0, sa_column_kwargs={"server_default": text("0")})
 
 
 class LatencyMark(SQLModel, table=True):
@@ -362,3 +364,23 @@ class LatencySnapshot(SQLModel, table=True):
     environment: str = Field(primary_key=True, sa_type=String(100))
     bucket: int = Field(primary_key=True, sa_type=Integer)
     runs_at_most: int
+    series_runs: int = Field(default=0, sa_column_kwargs={"server_default": text("0")})
+
+
+class WorkflowState(SQLModel, table=True):
+    """A workflow in an environment as of its newest run: what the metrics report as current.
+
+    Kept with each run (``store.rollups``) so that reading it is one row per workflow, not a
+    walk of the runs index per workflow and request.
+    """
+
+    __tablename__ = "workflow_state"
+
+    workflow: str = Field(primary_key=True, sa_type=String(200))
+    environment: str = Field(primary_key=True, sa_type=String(100))
+    priority: str = Field(sa_type=String(16))
+    last_run_id: uuid.UUID
+    last_status: str = Field(sa_type=String(16))
+    last_started_at: datetime = Field(sa_type=UTCDateTime)
+    # Failed runs since the newest passed or degraded one; skipped runs neither count nor break.
+    consecutive_failures: int
