@@ -142,11 +142,15 @@ def record_latency(
     if duration_ms is None:
         return
     bucket = duration_bucket(duration_ms)
+    # Normally no mark is later than a run being recorded: one look, for both series.
+    late = session.execute(select(exists().where(_MARKS.c.starts_at > started_at))).scalar()
     for series in ((workflow, environment), ALL_SERIES):
-        _count(session, series, started_at, bucket)
+        _count(session, series, started_at, bucket, late=bool(late))
 
 
-def _count(session: Session, series: Series, started_at: datetime, bucket: int) -> None:
+def _count(
+    session: Session, series: Series, started_at: datetime, bucket: int, *, late: bool
+) -> None:
     workflow, environment = series
     mine = _series(_TOTALS, workflow, environment)
     lowest, highest = session.execute(
@@ -167,7 +171,8 @@ def _count(session: Session, series: Series, started_at: datetime, bucket: int) 
     elif bucket > highest:
         _widen(session, workflow, environment, range(highest + 1, bucket + 1), edge=highest)
     session.execute(update(_TOTALS).where(mine).values(_counted(_TOTALS, bucket)))
-    _count_in_later_snapshots(session, workflow, environment, started_at, bucket)
+    if late:
+        _count_in_later_snapshots(session, workflow, environment, started_at, bucket)
 
 
 def _counted(table: Any, bucket: int) -> dict[str, Any]:
@@ -238,8 +243,8 @@ def _mark_if_new(session: Session, hour: datetime) -> None:
 def _count_in_later_snapshots(
     session: Session, workflow: str, environment: str, started_at: datetime, bucket: int
 ) -> None:
-    # Normally no mark is later than a run being recorded: both statements read one index
-    # entry. A later snapshot without the series gets its rows (at 0) first.
+    # A run recorded late: the snapshots of later marks count it too. A later snapshot
+    # without the series gets its rows (at 0) first.
     later = _MARKS.c.starts_at > started_at
     held = exists().where(
         _SNAPSHOTS.c.starts_at == _MARKS.c.starts_at,

@@ -7,8 +7,9 @@ Periods (SPEC §6) and what they cover, ``now`` being the request's clock:
 - ``7d`` / ``30d``: the current UTC day so far and the 7 / 30 whole days before it.
 
 The longer periods start at an hour or a day boundary so that they are made of whole
-rollup rows (``store.rollups``): 30 days read about a thousand counts and two latency
-snapshots, not a million runs. The period before (for trends) is as many whole hours or
+rollup rows (``store.rollups``): 30 days read about a thousand counts, a latency total
+and snapshot row per workflow and bucket, and a state row per workflow, not a million
+runs. The period before (for trends) is as many whole hours or
 days just before it (for ``1h``: the 60 minutes before). Runs count in the period their
 ``started_at`` falls in.
 
@@ -42,6 +43,7 @@ from sqlalchemy import (
     union_all,
 )
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import SQLModel, col
 
 from store.alerts import AlertStatistics, count_alerts
@@ -577,13 +579,7 @@ def _workflows_statement(grain: str) -> Select[Any]:
             breakers.c.state,
         )
         .select_from(
-            counts.join(
-                state,
-                and_(
-                    state.c.workflow == counts.c.workflow,
-                    state.c.environment == counts.c.environment,
-                ),
-            ).outerjoin(
+            counts.join(state, _same_workflow(state, counts)).outerjoin(
                 # The breakers' own key format (store.breakers.breaker_key).
                 breakers,
                 breakers.c.key == state.c.workflow + "@" + state.c.environment,
@@ -591,6 +587,11 @@ def _workflows_statement(grain: str) -> Select[Any]:
         )
         .order_by(counts.c.workflow, counts.c.environment)
     )
+
+
+def _same_workflow(left: Any, right: Any) -> ColumnElement[bool]:
+    """Rows of ``left`` and ``right`` (tables or subqueries) of one workflow and environment."""
+    return and_(left.c.workflow == right.c.workflow, left.c.environment == right.c.environment)
 
 
 def _steps(
@@ -636,16 +637,7 @@ def _steps(
             stats.c.average,
             p95.c.p95,
         )
-        .select_from(
-            stats.join(
-                p95,
-                and_(
-                    p95.c.workflow == stats.c.workflow,
-                    p95.c.environment == stats.c.environment,
-                    p95.c.name == stats.c.name,
-                ),
-            )
-        )
+        .select_from(stats.join(p95, and_(_same_workflow(p95, stats), p95.c.name == stats.c.name)))
         .order_by(stats.c.workflow, stats.c.environment, stats.c.position, stats.c.name)
     )
     steps: dict[tuple[str, str], list[StepMetrics]] = {}
