@@ -3,7 +3,7 @@
 For each backend (SQLite in a temp folder; PostgreSQL on a throwaway server it starts, or
 ``--postgres-url``) it loads ``--runs`` runs of ``--workflows`` workflows spread over
 ``--days`` days, builds the rollups from them (``store.rollups.rebuild_rollups``, what
-migration 0004 does to an existing database), serves the real app with uvicorn on
+migration 0006 does to an existing database), serves the real app with uvicorn on
 127.0.0.1, and then, alternating so machine noise hits every side alike, times:
 
 - ``GET /api/monitoring/metrics?period=30d`` and ``?period=24h`` (over HTTP, end to end),
