@@ -4,10 +4,11 @@
 calls ``record_state`` under its writers' lock) and read by ``store.metrics``: the metrics
 join 50 rows instead of walking the runs index three times per workflow per request.
 
-A run newer than the row's (by ``started_at``; a tie counts as newer) replaces its newest
-run; its status moves the streak: failed adds one, passed or degraded resets it, skipped
-leaves it. A run recorded late (older than the newest) keeps the newest run, and the streak
-is counted again from the runs, since it may fall inside it.
+A run newer than the row's (by ``started_at``; a tie counts as newer, where a rebuild
+takes the higher id) replaces its newest run; its status moves the streak: failed adds
+one, passed or degraded resets it, skipped leaves it. A run recorded late (older than the
+newest) keeps the newest run, and the streak is counted again from the runs, since it may
+fall inside it.
 """
 
 from __future__ import annotations

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import uuid
+from datetime import UTC, datetime, timedelta
+
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Engine, inspect
-from sqlmodel import SQLModel
+from sqlalchemy import Engine, insert, inspect, select
+from sqlmodel import Session, SQLModel
 
 import store.tables  # noqa: F401  (registers the tables on SQLModel.metadata)
 from store.database import create_engine_for
+from store.latency import duration_bucket, percentile_buckets
 from store.migrate import current_revision, head_revision, upgrade
+from wfmon.results import RunStatus
 
 EXPECTED_INDEXES = {
     "runs": {
@@ -76,3 +81,49 @@ def test_downgrade_to_base_and_back(database_url: str) -> None:
 
     upgrade(database_url)
     assert current_revision(database_url) == head_revision()
+
+
+def test_upgrade_to_head_rebuilds_the_rollups_of_stored_runs(database_url: str) -> None:
+    # Runs stored before 0006 get its latency totals, all-workflows series and state rows.
+    upgrade(database_url, "0005")
+    start = datetime(2026, 4, 2, 9, tzinfo=UTC)
+    stored = [
+        ("login", RunStatus.PASSED, 120.0),
+        ("login", RunStatus.FAILED, 480.0),
+        ("login", RunStatus.FAILED, 950.0),
+        ("search", RunStatus.SKIPPED, 0.0),
+        ("search", RunStatus.DEGRADED, 2600.0),
+    ]
+    engine = create_engine_for(database_url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                insert(SQLModel.metadata.tables["runs"]),
+                [
+                    {
+                        "id": uuid.uuid4(),
+                        "workflow": workflow,
+                        "environment": "production",
+                        "priority": "high",
+                        "status": status.value,
+                        "started_at": start + timedelta(minutes=10 * index),
+                        "finished_at": start + timedelta(minutes=10 * index, seconds=3),
+                        "duration_ms": duration,
+                        "attempts": 0 if status is RunStatus.SKIPPED else 1,
+                    }
+                    for index, (workflow, status, duration) in enumerate(stored)
+                ],
+            )
+        upgrade(database_url)
+        with Session(engine) as session:
+            overall, by_series = percentile_buckets(session, start=start)
+            states = {
+                row.workflow: (row.last_status, row.consecutive_failures)
+                for row in session.execute(select(SQLModel.metadata.tables["workflow_state"]))
+            }
+    finally:
+        engine.dispose()
+    timed = [duration_bucket(duration) for _, status, duration in stored if duration]
+    assert overall == (timed[1], timed[3], timed[3])  # nearest rank of 4 buckets
+    assert by_series == {("login", "production"): timed[2], ("search", "production"): timed[3]}
+    assert states == {"login": ("failed", 2), "search": ("degraded", 0)}
