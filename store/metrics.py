@@ -9,9 +9,8 @@ Periods (SPEC §6) and what they cover, ``now`` being the request's clock:
 The longer periods start at an hour or a day boundary so that they are made of whole
 rollup rows (``store.rollups``): 30 days read about a thousand counts, a latency total
 and snapshot row per workflow and bucket, and a state row per workflow, not a million
-runs. The period before (for trends) is as many whole hours or
-days just before it (for ``1h``: the 60 minutes before). Runs count in the period their
-``started_at`` falls in.
+runs. The period before (for trends) is as many whole hours or days just before it (for
+``1h``: the 60 minutes before). Runs count in the period their ``started_at`` falls in.
 
 Definitions: *successful* runs passed or degraded; *retried* runs have ``attempts > 1``;
 the success rate is successful / all runs (skipped ones included), in percent; durations
@@ -79,9 +78,9 @@ _ROLLUPS = {
     "day": (SQLModel.metadata.tables["rollup_days"], "day"),
 }
 _STATE = SQLModel.metadata.tables["workflow_state"]
+_BREAKERS = SQLModel.metadata.tables["circuit_breakers"]
 # The database's round trip, timed for ``system.database``.
 _PROBE = text("SELECT 1")
-_BREAKERS = SQLModel.metadata.tables["circuit_breakers"]
 
 
 class Period(enum.StrEnum):
@@ -567,8 +566,7 @@ def _workflows(
 def _workflows_statement(grain: str) -> Select[Any]:
     """The period's counts per workflow beside its current state (``store.workflow_state``)."""
     counts = _workflow_counts(grain)
-    state = _STATE
-    breakers = _BREAKERS
+    state, breakers = _STATE, _BREAKERS
     return (
         select(
             *(counts.c[name] for name in ("workflow", "environment", *COUNT_COLUMNS)),
