@@ -182,8 +182,12 @@ async def test_breaker_opens_skips_fast_and_lets_exactly_one_probe_through(
             enable_circuit_breaker: true
             circuit_breaker_threshold: 2
             circuit_breaker_reset_time_ms: 60000
+          # The probe's answer is held until the other racers finish; Prefect's SQLite
+          # server can delay a flow run's start by seconds, so the hold must outlast the
+          # default 10 s request timeout (seen in CI: the probe timed out and failed first).
+          timeout: 120
           steps:
-            - {name: call, request: {path: /switch/trip}}
+            - {name: call, request: {path: /switch/trip, timeout: 90}}
         """,
     )
     breakers = DatabaseBreakerStore(engine_for(database_file))
