@@ -25,7 +25,7 @@ import enum
 import functools
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
@@ -47,6 +47,7 @@ from sqlmodel import SQLModel, col
 
 from store.alerts import AlertStatistics, count_alerts
 from store.latency import bucket_expression, bucket_value, percentile_buckets
+from store.reads import Reads
 from store.rollups import COUNT_COLUMNS, count_sums, epoch_hour
 from store.sessions import session_for
 from store.tables import Run, UTCDateTime
@@ -184,6 +185,11 @@ class WorkflowMetrics:
     steps: tuple[StepMetrics, ...] | None = None
     recent: tuple[RecentRun, ...] | None = None
 
+    @property
+    def key(self) -> tuple[str, str]:
+        """``(workflow, environment)``, as the latency series are keyed."""
+        return (self.workflow, self.environment)
+
 
 class HourMetrics(NamedTuple):
     """Every workflow together in one UTC hour of the period: a point of the hourly series."""
@@ -238,29 +244,46 @@ def period_window(period: Period, *, now: datetime) -> PeriodWindow:
 def period_metrics(
     engine: Engine, *, period: Period, now: datetime, details: bool = False
 ) -> PeriodMetrics:
-    """The period's metrics; ``details`` adds per-step numbers and recent runs."""
+    """The period's metrics; ``details`` adds per-step numbers and recent runs.
+
+    Three independent groups of reads (``store.reads``: at once on PostgreSQL).
+    """
     window = period_window(period, now=now)
-    with session_for(engine, read_only=True) as session:
-        dialect = session.get_bind().dialect.name
-        started = time.perf_counter()
-        session.execute(_PROBE)
-        latency_ms = (time.perf_counter() - started) * 1000
-        summary, previous = _counts(session, window)
-        hours = _hours(session, window, dialect=dialect, now=now)
-        percentiles, p95s = _percentiles(session, window)
-        workflows = _workflows(session, window, p95s, details=details)
-        alerts = count_alerts(session)
+    with Reads(engine) as reads:
+        latency = reads.submit(lambda session: _percentiles(session, window))
+        counts = reads.submit(
+            lambda session: (_counts(session, window), _hours(session, window, now=now))
+        )
+        state = reads.submit(
+            lambda session: (
+                _probe(session),
+                _workflows(session, window, details=details),
+                count_alerts(session),
+            )
+        )
+        percentiles, p95s = latency.result()
+        (summary, previous), hours = counts.result()
+        latency_ms, workflows, alerts = state.result()
     return PeriodMetrics(
         period=period,
         window=window,
         summary=summary,
         percentiles=percentiles,
         previous=previous,
-        workflows=workflows,
+        workflows=tuple(
+            replace(workflow, p95_duration_ms=p95s.get(workflow.key, 0.0)) for workflow in workflows
+        ),
         hours=hours,
         alerts=alerts,
         database_latency_ms=latency_ms,
     )
+
+
+def _probe(session: Session) -> float:
+    """The database's round trip in ms, for ``system.database``."""
+    started = time.perf_counter()
+    session.execute(_PROBE)
+    return (time.perf_counter() - started) * 1000
 
 
 def all_workflows(engine: Engine) -> tuple[WorkflowMetrics, ...]:
@@ -270,7 +293,7 @@ def all_workflows(engine: Engine) -> tuple[WorkflowMetrics, ...]:
         start=epoch, previous_start=epoch, grain="day", hours=0.0, previous_hours=0.0
     )
     with session_for(engine, read_only=True) as session:
-        return _workflows(session, forever, {}, details=False)
+        return _workflows(session, forever, details=False)
 
 
 # --- counts --------------------------------------------------------------------------------
@@ -351,15 +374,13 @@ def _run_values() -> list[Any]:
     ]
 
 
-def _hours(
-    session: Session, window: PeriodWindow, *, dialect: str, now: datetime
-) -> tuple[HourMetrics, ...]:
+def _hours(session: Session, window: PeriodWindow, *, now: datetime) -> tuple[HourMetrics, ...]:
     # Hours come back as integers (hours since 1970): no timestamp to parse per row. Only
     # what the series shows is read: every value costs the database and the driver.
     found = {
         hour: values
         for hour, *values in session.execute(
-            _hours_statement(window.grain, dialect), _bounds(window)
+            _hours_statement(window.grain, session.get_bind().dialect.name), _bounds(window)
         ).all()
     }
     # Hours without runs are part of the series too (zeros), so charts keep their scale.
@@ -531,12 +552,9 @@ def _workflow_counts(grain: str) -> Any:
 
 
 def _workflows(
-    session: Session,
-    window: PeriodWindow,
-    p95s: dict[tuple[str, str], float],
-    *,
-    details: bool,
+    session: Session, window: PeriodWindow, *, details: bool
 ) -> tuple[WorkflowMetrics, ...]:
+    """Each workflow's counts and state; their p95 (read beside them) is 0 here."""
     rows = session.execute(_workflows_statement(window.grain), _bounds(window)).all()
     steps = _steps(session, window) if details else {}
     workflows = []
@@ -550,7 +568,7 @@ def _workflows(
                 environment=environment,
                 priority=priority,
                 counts=_to_counts(row[2:10]),
-                p95_duration_ms=p95s.get(key, 0.0),
+                p95_duration_ms=0.0,
                 last_status=status,
                 last_started_at=_required(started_at),
                 consecutive_failures=int(failures),
