@@ -25,12 +25,13 @@ import enum
 import functools
 import time
 import uuid
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
 from sqlalchemy import (
     Engine,
+    Float,
     Select,
     and_,
     bindparam,
@@ -39,11 +40,11 @@ from sqlalchemy import (
     literal,
     select,
     text,
+    type_coerce,
     union_all,
 )
-from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
-from sqlmodel import SQLModel, col
+from sqlmodel import Session, SQLModel, col
 
 from store.alerts import AlertStatistics, count_alerts
 from store.latency import bucket_expression, bucket_value, percentile_buckets
@@ -185,11 +186,6 @@ class WorkflowMetrics:
     steps: tuple[StepMetrics, ...] | None = None
     recent: tuple[RecentRun, ...] | None = None
 
-    @property
-    def key(self) -> tuple[str, str]:
-        """``(workflow, environment)``, as the latency series are keyed."""
-        return (self.workflow, self.environment)
-
 
 class HourMetrics(NamedTuple):
     """Every workflow together in one UTC hour of the period: a point of the hourly series."""
@@ -246,37 +242,38 @@ def period_metrics(
 ) -> PeriodMetrics:
     """The period's metrics; ``details`` adds per-step numbers and recent runs.
 
-    Three independent groups of reads (``store.reads``: at once on PostgreSQL).
+    Two independent groups of reads (``store.reads``: at once on PostgreSQL): the counts
+    with the hourly series, and the rest.
     """
     window = period_window(period, now=now)
     with Reads(engine) as reads:
-        latency = reads.submit(lambda session: _percentiles(session, window))
         counts = reads.submit(
             lambda session: (_counts(session, window), _hours(session, window, now=now))
         )
-        state = reads.submit(
-            lambda session: (
-                _probe(session),
-                _workflows(session, window, details=details),
-                count_alerts(session),
-            )
-        )
-        percentiles, p95s = latency.result()
+        state = reads.submit(lambda session: _state(session, window, details=details))
         (summary, previous), hours = counts.result()
-        latency_ms, workflows, alerts = state.result()
+        latency_ms, percentiles, workflows, alerts = state.result()
     return PeriodMetrics(
         period=period,
         window=window,
         summary=summary,
         percentiles=percentiles,
         previous=previous,
-        workflows=tuple(
-            replace(workflow, p95_duration_ms=p95s.get(workflow.key, 0.0)) for workflow in workflows
-        ),
+        workflows=workflows,
         hours=hours,
         alerts=alerts,
         database_latency_ms=latency_ms,
     )
+
+
+def _state(
+    session: Session, window: PeriodWindow, *, details: bool
+) -> tuple[float, Percentiles, tuple[WorkflowMetrics, ...], AlertStatistics]:
+    """The database's round trip, the percentiles, the workflows and the alerts."""
+    latency_ms = _probe(session)
+    percentiles, p95s = _percentiles(session, window)
+    workflows = _workflows(session, window, p95s, details=details)
+    return latency_ms, percentiles, workflows, count_alerts(session)
 
 
 def _probe(session: Session) -> float:
@@ -293,7 +290,7 @@ def all_workflows(engine: Engine) -> tuple[WorkflowMetrics, ...]:
         start=epoch, previous_start=epoch, grain="day", hours=0.0, previous_hours=0.0
     )
     with session_for(engine, read_only=True) as session:
-        return _workflows(session, forever, details=False)
+        return _workflows(session, forever, {}, details=False)
 
 
 # --- counts --------------------------------------------------------------------------------
@@ -377,23 +374,21 @@ def _run_values() -> list[Any]:
 def _hours(session: Session, window: PeriodWindow, *, now: datetime) -> tuple[HourMetrics, ...]:
     # Hours come back as integers (hours since 1970): no timestamp to parse per row. Only
     # what the series shows is read: every value costs the database and the driver.
-    found = {
-        hour: values
-        for hour, *values in session.execute(
-            _hours_statement(window.grain, session.get_bind().dialect.name), _bounds(window)
-        ).all()
-    }
+    statement = _hours_statement(window.grain, session.get_bind().dialect.name)
+    found = {row[0]: row for row in session.execute(statement, _bounds(window)).all()}
+    first = int(hour_of(window.start).timestamp()) // 3600
+    last = int(hour_of(now).timestamp()) // 3600
     # Hours without runs are part of the series too (zeros), so charts keep their scale.
+    # 30 days are 744 hours: each is built straight from its row, without defaults or copies.
     series = []
-    hour_start, last = hour_of(window.start), hour_of(now)
-    index = int(hour_start.timestamp()) // 3600
-    while hour_start <= last:
-        values = found.get(index)
+    for index in range(first, last + 1):
+        hour = datetime.fromtimestamp(index * 3600, UTC)
+        row = found.get(index)
         series.append(
-            HourMetrics(hour_start) if values is None else HourMetrics(hour_start, *values)
+            HourMetrics(hour)
+            if row is None
+            else HourMetrics._make((hour, row[1], row[2], row[3], row[4]))
         )
-        hour_start += _HOUR
-        index += 1
     return tuple(series)
 
 
@@ -417,7 +412,8 @@ def _hour_values(counts: dict[str, Any]) -> list[Any]:
         counts["runs"],
         counts["passed"] + counts["degraded"],
         counts["failed"],
-        case((timed > 0, counts["duration_sum_ms"] / timed), else_=0.0),
+        # A float divisor: dividing by an integer, SQLAlchemy casts it to NUMERIC.
+        case((timed > 0, counts["duration_sum_ms"] / type_coerce(timed, Float)), else_=0.0),
     ]
 
 
@@ -552,9 +548,12 @@ def _workflow_counts(grain: str) -> Any:
 
 
 def _workflows(
-    session: Session, window: PeriodWindow, *, details: bool
+    session: Session,
+    window: PeriodWindow,
+    p95s: dict[tuple[str, str], float],
+    *,
+    details: bool,
 ) -> tuple[WorkflowMetrics, ...]:
-    """Each workflow's counts and state; their p95 (read beside them) is 0 here."""
     rows = session.execute(_workflows_statement(window.grain), _bounds(window)).all()
     steps = _steps(session, window) if details else {}
     workflows = []
@@ -568,7 +567,7 @@ def _workflows(
                 environment=environment,
                 priority=priority,
                 counts=_to_counts(row[2:10]),
-                p95_duration_ms=0.0,
+                p95_duration_ms=p95s.get(key, 0.0),
                 last_status=status,
                 last_started_at=_required(started_at),
                 consecutive_failures=int(failures),

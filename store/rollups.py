@@ -69,7 +69,8 @@ def epoch_hour(moment: ColumnExpressionArgument[datetime], dialect: str) -> Colu
     if dialect == "sqlite":
         seconds: Any = cast(func.strftime("%s", moment), Integer)
     elif dialect == "postgresql":
-        seconds = cast(func.floor(func.extract("epoch", moment)), Integer)
+        # date_part is double precision; EXTRACT's numeric costs several times more per row.
+        seconds = cast(func.floor(func.date_part("epoch", moment)), Integer)
     else:
         raise ValueError(f"rollups need SQLite or PostgreSQL, not {dialect}")
     hours: ColumnElement[int] = seconds // 3600

@@ -14,6 +14,7 @@ from store import (
     StoreUnavailable,
     count_runs,
     create_engine_for,
+    database,
     database_url_from_env,
     record_run,
     upgrade,
@@ -99,3 +100,50 @@ def test_concurrent_sqlite_writers_wait_instead_of_failing(tmp_path: Path) -> No
     finally:
         for engine in engines:
             engine.dispose()
+
+
+def _backend_pid(engine: Engine) -> int:
+    with engine.connect() as connection:
+        pid: int = connection.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
+        return pid
+
+
+@pytest.mark.postgres
+def test_an_idle_connection_the_server_dropped_is_replaced_unseen(
+    postgres_database_url: str, postgres_admin: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Every connection counts as idle: each checkout pings.
+    monkeypatch.setattr(database, "PING_AFTER_IDLE_S", 0.0)
+    engine = create_engine_for(postgres_database_url)
+    try:
+        dropped = _backend_pid(engine)
+        with postgres_admin.connect() as admin:
+            admin.exec_driver_sql(f"SELECT pg_terminate_backend({dropped}, 10000)")
+
+        # The ping finds the dead connection; the pool opens another, and the read works.
+        assert _backend_pid(engine) != dropped
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(("idle_window_s", "pings"), [(3600.0, 0), (0.0, 3)])
+def test_connections_in_use_a_moment_ago_skip_the_ping(
+    postgres_database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    idle_window_s: float,
+    pings: int,
+) -> None:
+    monkeypatch.setattr(database, "PING_AFTER_IDLE_S", idle_window_s)
+    engine = create_engine_for(postgres_database_url)
+    counted: list[object] = []
+    ping = engine.dialect.do_ping
+    monkeypatch.setattr(engine.dialect, "do_ping", lambda conn: counted.append(conn) or ping(conn))
+    try:
+        # Three checkouts of one connection: inside the window none pings (the first opens
+        # it), with no window each does, as pool_pre_ping would.
+        first = _backend_pid(engine)
+        assert [_backend_pid(engine), _backend_pid(engine)] == [first, first]
+        assert len(counted) == pings
+    finally:
+        engine.dispose()
