@@ -247,11 +247,10 @@ def period_metrics(
     """
     window = period_window(period, now=now)
     with Reads(engine) as reads:
-        counts = reads.submit(
+        state = reads.submit(lambda session: _state(session, window, details=details))
+        (summary, previous), hours = reads.run(
             lambda session: (_counts(session, window), _hours(session, window, now=now))
         )
-        state = reads.submit(lambda session: _state(session, window, details=details))
-        (summary, previous), hours = counts.result()
         latency_ms, percentiles, workflows, alerts = state.result()
     return PeriodMetrics(
         period=period,

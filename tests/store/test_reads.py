@@ -41,8 +41,10 @@ def test_postgres_reads_run_together_on_their_own_connections(migrated_engine: E
         return pid
 
     with Reads(migrated_engine) as reads:
-        waiting, running = reads.submit(first), reads.submit(second)
-        (first_pid, together), second_pid = waiting.result(), running.result()
+        waiting = reads.submit(first)
+        # In this thread, while the submitted read waits on the pool's thread.
+        second_pid = reads.run(second)
+        first_pid, together = waiting.result()
 
     assert together
     assert first_pid != second_pid
@@ -61,9 +63,10 @@ def test_sqlite_reads_share_one_session_in_order(migrated_engine: Engine) -> Non
         # Already done: SQLite reads run when submitted.
         assert first.done()
         second = reads.submit(read)
+        third = reads.run(read)
 
-    assert (first.result(), second.result()) == (1, 2)
-    assert seen[0] is seen[1]
+    assert (first.result(), second.result(), third) == (1, 2, 3)
+    assert seen[0] is seen[1] is seen[2]
 
 
 def test_a_failing_read_raises_store_error_and_the_others_finish(
