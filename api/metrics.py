@@ -141,7 +141,7 @@ def metrics_data(metrics: PeriodMetrics) -> MetricsData:
             execution_trend=execution,
             success_rate_trend=success,
             performance_trend=performance,
-            hourly_executions=[_hour(hour) for hour in metrics.hours],
+            hourly_executions=_hourly(metrics.hours),
         ),
         alerts=AlertCounts(
             total=alerts["total"],
@@ -159,14 +159,12 @@ def _hour_stamp(hour: datetime) -> str:
     return json_timestamp(hour)
 
 
-def _hour(hour: HourMetrics) -> HourlyExecutions:
-    return HourlyExecutions(
-        hour=_hour_stamp(hour.hour),
-        total=hour.runs,
-        successful=hour.successful,
-        failed=hour.failed,
-        average_duration=hour.average_duration_ms,
-    )
+def _hourly(hours: tuple[HourMetrics, ...]) -> list[HourlyExecutions]:
+    # 744 points for 30 days: unpacked and passed by position, the cheapest way to build them.
+    return [
+        HourlyExecutions(_hour_stamp(hour), runs, successful, failed, average_duration_ms)
+        for hour, runs, successful, failed, average_duration_ms in hours
+    ]
 
 
 def _workflow(workflow: WorkflowMetrics) -> WorkflowSummary:

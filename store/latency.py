@@ -361,16 +361,18 @@ def percentile_buckets(session: Session, *, start: datetime) -> PercentileBucket
 
     ``start`` should be an hour at which a mark may exist (hour or day periods).
     """
-    mark, raw = session.execute(_mark_lookup(), {"start": start}).one()
-    mark = from_stored(mark)
-    # Built per shape, not one statement for all: a mark or late runs decided in SQL (CASE
-    # on subqueries) made every row's arithmetic dearer than this extra round trip.
-    statement = _percentile_statement(has_mark=mark is not None, has_raw=bool(raw))
+    # The usual case, in one statement: a mark since the start, and no run before it that
+    # was recorded late. The statement also says whether that is the case.
+    rows = session.execute(_usual_percentiles(), {"start": start}).all()
+    if not rows or rows[0].mark is None or rows[0].late:
+        # Otherwise (or no row to tell): the mark first, then the statement of its shape.
+        mark, raw = session.execute(_mark_lookup(), {"start": start}).one()
+        mark = from_stored(mark)
+        statement = _percentile_statement(has_mark=mark is not None, has_raw=bool(raw))
+        rows = session.execute(statement, {"start": start, "mark": mark or _FAR_FUTURE}).all()
     overall: tuple[int | None, int | None, int | None] = (None, None, None)
     p95s: dict[Series, int] = {}
-    for workflow, environment, p50, p95, p99 in session.execute(
-        statement, {"start": start, "mark": mark or _FAR_FUTURE}
-    ).all():
+    for workflow, environment, p50, p95, p99, *_ in rows:
         if (workflow, environment) == ALL_SERIES:
             overall = (p50, p95, p99)
         else:
@@ -381,24 +383,44 @@ def percentile_buckets(session: Session, *, start: datetime) -> PercentileBucket
 @functools.cache
 def _mark_lookup() -> Select[Any]:
     """The first mark at or after ``start``, and whether timed runs started in between."""
+    mark, late = _mark_and_late()
+    return select(mark.label("mark"), late.label("late"))
+
+
+def _mark_and_late() -> tuple[ColumnElement[Any], ColumnElement[bool]]:
     start = bindparam("start", type_=UTCDateTime())
     mark_after_start = (
         select(func.min(_MARKS.c.starts_at)).where(_MARKS.c.starts_at >= start).scalar_subquery()
     )
-    return select(
-        mark_after_start,
-        exists().where(
-            _TIMED,
-            _RUNS.c.started_at >= start,
-            _RUNS.c.started_at
-            < func.coalesce(mark_after_start, literal(_FAR_FUTURE, UTCDateTime())),
-        ),
+    late = exists().where(
+        _TIMED,
+        _RUNS.c.started_at >= start,
+        _RUNS.c.started_at < func.coalesce(mark_after_start, literal(_FAR_FUTURE, UTCDateTime())),
+    )
+    return mark_after_start, late
+
+
+@functools.cache
+def _usual_percentiles() -> Select[Any]:
+    """The percentiles read against the first mark since ``start``, found in the same
+    statement; each row also carries that ``mark`` and whether runs between ``start`` and
+    the mark were recorded ``late``. Right when there is a mark and no late run."""
+    mark, late = _mark_and_late()
+    return _percentiles_against(mark, has_mark=True, has_raw=False).add_columns(
+        mark.label("mark"), late.label("late")
     )
 
 
 @functools.cache
 def _percentile_statement(*, has_mark: bool, has_raw: bool) -> Select[Any]:
-    """Built once per shape: the statement only takes ``start`` and ``mark`` as parameters.
+    """Built once per shape: the statement only takes ``start`` and ``mark`` as parameters."""
+    return _percentiles_against(
+        bindparam("mark", type_=UTCDateTime()), has_mark=has_mark, has_raw=has_raw
+    )
+
+
+def _percentiles_against(mark: ColumnElement[Any], *, has_mark: bool, has_raw: bool) -> Select[Any]:
+    """Percentiles since ``start`` (a parameter), read against the snapshot at ``mark``.
 
     One pass over the totals (joined to the snapshot at the mark): each row knows its
     series' runs at or below its bucket and in all since the mark, so each percentile is
@@ -406,7 +428,6 @@ def _percentile_statement(*, has_mark: bool, has_raw: bool) -> Select[Any]:
     and p99 are only worked out for ``ALL_SERIES`` (a ``FILTER``, cheaper than the ``CASE``).
     """
     start = bindparam("start", type_=UTCDateTime())
-    mark = bindparam("mark", type_=UTCDateTime())
     totals = _TOTALS
     # No mark since the start: every run the totals count started before it.
     at_most: ColumnElement[Any] = literal(0)

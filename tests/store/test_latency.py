@@ -9,7 +9,7 @@ import math
 import random
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event
 from sqlmodel import Session
 
 from store import record_run
@@ -105,3 +105,27 @@ def test_no_runs_since_the_start_gives_no_percentiles(migrated_engine: Engine) -
             (bucket, bucket, bucket),
             {("login", "production"): bucket},
         )
+
+
+def test_a_period_with_a_mark_and_no_late_runs_is_one_statement(migrated_engine: Engine) -> None:
+    for hours in range(4):
+        record_run(
+            migrated_engine,
+            result=passed_run(workflow="login", started_at=T0 + timedelta(hours=hours)),
+        )
+    statements: list[str] = []
+
+    def reads(_connection: object, _cursor: object, statement: str, *_: object) -> None:
+        if statement.startswith("SELECT"):  # not SQLite's BEGIN
+            statements.append(statement)
+
+    event.listen(migrated_engine, "before_cursor_execute", reads)
+    with Session(migrated_engine) as session:
+        # Hour 2 has a mark and every run before it was recorded in time.
+        usual = percentile_buckets(session, start=T0 + timedelta(hours=2))
+        assert len(statements) == 1
+        # After the last run there is no mark: the mark lookup and a statement of its shape.
+        assert percentile_buckets(session, start=T0 + timedelta(hours=5)) == ((None,) * 3, {})
+        assert len(statements) == 1 + 3
+    bucket = duration_bucket(100.0)
+    assert usual == ((bucket,) * 3, {("login", "production"): bucket})
