@@ -4,7 +4,8 @@ For each backend (SQLite in a temp folder; PostgreSQL on a throwaway server it s
 ``--postgres-url``) it loads ``--runs`` runs of ``--workflows`` workflows spread over
 ``--days`` days, builds the rollups from them (``store.rollups.rebuild_rollups``, what
 migration 0006 does to an existing database), serves the real app with uvicorn on
-127.0.0.1, and then, alternating so machine noise hits every side alike, times:
+127.0.0.1 in a process of its own (``bench.api_server``, as ``wfmon serve`` does), and then,
+alternating so machine noise hits every side alike, times:
 
 - ``GET /api/monitoring/metrics?period=30d`` and ``?period=24h`` (over HTTP, end to end),
 - one plain SQL aggregate over the raw runs of the same 30 days (what answering from the
@@ -26,6 +27,7 @@ import shutil
 import sqlite3
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -40,6 +42,7 @@ import httpx
 from sqlalchemy import Engine, text
 
 NOW = datetime(2026, 6, 1, 12, 30, tzinfo=UTC)
+SERVER_START_TIMEOUT_S = 60
 STATUSES = (("passed", 90), ("degraded", 5), ("failed", 4), ("skipped", 1))
 RAW_AGGREGATE = (
     "SELECT count(*), "
@@ -235,12 +238,9 @@ def measure(
     engine: Engine, runs: list[GeneratedRun], report: BackendReport, *, samples: int
 ) -> None:
     """Alternate the three measurements ``samples`` times after a warm-up round."""
-    from api import create_app
-    from demo.serving import serve_asgi
-
     since_30d = datetime(2026, 5, 2, tzinfo=UTC)  # the 30d period's start at NOW
-    app = create_app(engine=engine, api_token=None, clock=lambda: NOW)
-    with serve_asgi(app) as base_url, httpx.Client(base_url=base_url, timeout=120) as client:
+    url = engine.url.render_as_string(hide_password=False)
+    with api_process(url) as base_url, httpx.Client(base_url=base_url, timeout=120) as client:
         for round_ in range(samples + 1):
             started = time.perf_counter()
             with engine.connect() as connection:
@@ -269,6 +269,36 @@ def measure(
             report.raw_aggregate_ms.append(raw)
             report.metrics_30d_ms.append(timings["30d"])
             report.metrics_24h_ms.append(timings["24h"])
+
+
+@contextmanager
+def api_process(database_url: str) -> Iterator[str]:
+    """``bench.api_server`` on a free port; yields its base URL once it answers."""
+    port = _free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "bench.api_server", database_url, str(port)],
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + SERVER_START_TIMEOUT_S
+        while not _answers(base_url):
+            if server.poll() is not None:
+                raise RuntimeError(f"the API server exited with {server.returncode}")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the API server did not answer in {SERVER_START_TIMEOUT_S} s")
+            time.sleep(0.1)  # polling a process start-up, not waiting for time to pass
+        yield base_url
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def _answers(base_url: str) -> bool:
+    try:
+        return httpx.get(f"{base_url}/api/health", timeout=5).status_code < 500
+    except httpx.TransportError:
+        return False
 
 
 def _bind(engine: Engine, moment: datetime) -> Any:
