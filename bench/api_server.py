@@ -1,7 +1,8 @@
 """``python -m bench.api_server DATABASE_URL PORT``: the API in a process of its own.
 
 What ``wfmon serve`` runs (``create_app`` under uvicorn on 127.0.0.1), with the clock fixed
-at the benchmark's ``NOW`` so that its periods cover the generated runs. The benchmark
+at the benchmark's ``NOW`` so that its periods cover the generated runs, and warnings only
+(no access log line per request). The benchmark
 times it from its own process, as a dashboard would, rather than from a thread that shares
 the interpreter (and its lock) with the client.
 """
