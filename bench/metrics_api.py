@@ -5,7 +5,7 @@ For each backend (SQLite in a temp folder; PostgreSQL on a throwaway server it s
 ``--days`` days, builds the rollups from them (``store.rollups.rebuild_rollups``, what
 migration 0006 does to an existing database), serves the real app with uvicorn on
 127.0.0.1 in a process of its own (``bench.api_server``, as ``wfmon serve`` does), and then,
-alternating so machine noise hits every side alike, times:
+rotating their order so machine noise and what came just before hit every side alike, times:
 
 - ``GET /api/monitoring/metrics?period=30d`` and ``?period=24h`` (over HTTP, end to end),
 - one plain SQL aggregate over the raw runs of the same 30 days (what answering from the
@@ -18,6 +18,7 @@ generated durations. Prints a table; writes ``bench/results/metrics_api.json``.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import logging
 import math
@@ -237,24 +238,34 @@ def percentile_errors(
 def measure(
     engine: Engine, runs: list[GeneratedRun], report: BackendReport, *, samples: int
 ) -> None:
-    """Alternate the three measurements ``samples`` times after a warm-up round."""
+    """The three measurements ``samples`` times after a warm-up round, in a rotating order.
+
+    Each round takes the next of the six orders of the three, so that no measure always
+    comes right after another: a request made just after the raw aggregate (PostgreSQL's
+    parallel workers exiting, caches cold) measured ~1 ms slower than one made after
+    another request, and in a fixed order the 30d request always paid it.
+    """
     since_30d = datetime(2026, 5, 2, tzinfo=UTC)  # the 30d period's start at NOW
     url = engine.url.render_as_string(hide_password=False)
+    orders = list(itertools.permutations(("raw", "30d", "24h")))
     with api_process(url) as base_url, httpx.Client(base_url=base_url, timeout=120) as client:
-        for round_ in range(samples + 1):
+
+        def timed(measure: str) -> tuple[float, Any]:
             started = time.perf_counter()
-            with engine.connect() as connection:
-                connection.execute(text(RAW_AGGREGATE), {"since": _bind(engine, since_30d)}).one()
-            raw = (time.perf_counter() - started) * 1000
-            timings = {}
-            bodies = {}
-            for period in ("30d", "24h"):
-                started = time.perf_counter()
-                response = client.get("/api/monitoring/metrics", params={"period": period})
-                timings[period] = (time.perf_counter() - started) * 1000
-                response.raise_for_status()
-                bodies[period] = response.json()["data"]
+            body: Any
+            if measure == "raw":
+                with engine.connect() as connection:
+                    since = {"since": _bind(engine, since_30d)}
+                    body = connection.execute(text(RAW_AGGREGATE), since).one()
+            else:
+                body = client.get("/api/monitoring/metrics", params={"period": measure})
+                body.raise_for_status()
+            return (time.perf_counter() - started) * 1000, body
+
+        for round_ in range(samples + 1):
+            results = {measure: timed(measure) for measure in orders[round_ % len(orders)]}
             if round_ == 0:  # warm-up: caches, connection pool, statement compilation
+                bodies = {period: results[period][1].json()["data"] for period in ("30d", "24h")}
                 report.worst_percentile_error = {
                     f"30d {key}": value
                     for key, value in percentile_errors(runs, bodies["30d"], since_30d).items()
@@ -266,9 +277,9 @@ def measure(
                 }
                 assert bodies["30d"]["summary"]["totalExecutions"] > 0
                 continue
-            report.raw_aggregate_ms.append(raw)
-            report.metrics_30d_ms.append(timings["30d"])
-            report.metrics_24h_ms.append(timings["24h"])
+            report.raw_aggregate_ms.append(results["raw"][0])
+            report.metrics_30d_ms.append(results["30d"][0])
+            report.metrics_24h_ms.append(results["24h"][0])
 
 
 @contextmanager
