@@ -27,11 +27,10 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, NamedTuple
+from typing import Any
 
 from sqlalchemy import (
     Engine,
-    Float,
     Select,
     and_,
     bindparam,
@@ -40,16 +39,16 @@ from sqlalchemy import (
     literal,
     select,
     text,
-    type_coerce,
     union_all,
 )
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, SQLModel, col
 
 from store.alerts import AlertStatistics, count_alerts
+from store.hourly import HourMetrics, hourly_series
 from store.latency import bucket_expression, bucket_value, percentile_buckets
 from store.reads import Reads
-from store.rollups import COUNT_COLUMNS, count_sums, epoch_hour
+from store.rollups import COUNT_COLUMNS, count_sums
 from store.sessions import session_for
 from store.tables import Run, UTCDateTime
 from store.utc import day_of, from_stored, hour_of
@@ -187,19 +186,6 @@ class WorkflowMetrics:
     recent: tuple[RecentRun, ...] | None = None
 
 
-class HourMetrics(NamedTuple):
-    """Every workflow together in one UTC hour of the period: a point of the hourly series."""
-
-    # A named tuple, not a frozen dataclass: 30 days are 744 of these per request, and a
-    # tuple is built several times faster.
-
-    hour: datetime
-    runs: int = 0
-    successful: int = 0
-    failed: int = 0
-    average_duration_ms: float = 0.0
-
-
 @dataclass(frozen=True, slots=True)
 class PeriodMetrics:
     """Everything the metrics endpoint reports for one period."""
@@ -249,7 +235,12 @@ def period_metrics(
     with Reads(engine) as reads:
         state = reads.submit(lambda session: _state(session, window, details=details))
         (summary, previous), hours = reads.run(
-            lambda session: (_counts(session, window), _hours(session, window, now=now))
+            lambda session: (
+                _counts(session, window),
+                hourly_series(
+                    session, start=window.start, now=now, from_runs=window.grain == "run"
+                ),
+            )
         )
         latency_ms, percentiles, workflows, alerts = state.result()
     return PeriodMetrics(
@@ -367,52 +358,6 @@ def _run_values() -> list[Any]:
         one_if(_RUNS.c.attempts > 1),
         one_if(timed),
         case((timed, _RUNS.c.duration_ms), else_=0.0),
-    ]
-
-
-def _hours(session: Session, window: PeriodWindow, *, now: datetime) -> tuple[HourMetrics, ...]:
-    # Hours come back as integers (hours since 1970): no timestamp to parse per row. Only
-    # what the series shows is read: every value costs the database and the driver.
-    statement = _hours_statement(window.grain, session.get_bind().dialect.name)
-    found = {row[0]: row for row in session.execute(statement, _bounds(window)).all()}
-    first = int(hour_of(window.start).timestamp()) // 3600
-    last = int(hour_of(now).timestamp()) // 3600
-    # Hours without runs are part of the series too (zeros), so charts keep their scale.
-    # 30 days are 744 hours: each is built straight from its row, without defaults or copies.
-    series = []
-    for index in range(first, last + 1):
-        hour = datetime.fromtimestamp(index * 3600, UTC)
-        row = found.get(index)
-        series.append(
-            HourMetrics(hour)
-            if row is None
-            else HourMetrics._make((hour, row[1], row[2], row[3], row[4]))
-        )
-    return tuple(series)
-
-
-@functools.cache
-def _hours_statement(grain: str, dialect: str) -> Select[Any]:
-    if grain == "run":
-        hour = epoch_hour(col(Run.started_at), dialect).label("hour")
-        sums = dict(zip(COUNT_COLUMNS, count_sums(), strict=True))
-        return select(hour, *_hour_values(sums)).where(col(Run.started_at) >= _START).group_by(hour)
-    totals = _HOUR_TOTALS
-    return select(
-        epoch_hour(totals.c.hour, dialect),
-        *_hour_values({name: totals.c[name] for name in COUNT_COLUMNS}),
-    ).where(totals.c.hour >= _START)
-
-
-def _hour_values(counts: dict[str, Any]) -> list[Any]:
-    """``HourMetrics``' numbers from an hour's ``COUNT_COLUMNS`` (SQL expressions)."""
-    timed = counts["timed_runs"]
-    return [
-        counts["runs"],
-        counts["passed"] + counts["degraded"],
-        counts["failed"],
-        # A float divisor: dividing by an integer, SQLAlchemy casts it to NUMERIC.
-        case((timed > 0, counts["duration_sum_ms"] / type_coerce(timed, Float)), else_=0.0),
     ]
 
 
