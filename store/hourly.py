@@ -1,13 +1,14 @@
-"""A period's hourly series: every UTC hour from its start to now, all workflows together.
+"""A period's hour totals: its counts, the previous period's, and its hourly series.
 
-``1h`` reads its runs. Longer periods read ``rollup_hour_totals``, and most of it from
-memory: a *closed* hour (before ``OPEN_HOURS`` ago) only changes when a run that started
-in it is recorded late, and then its ``runs`` grows, because runs are only ever added.
-So the closed hours of a period are kept, per engine, beside their *fingerprint* (how
-many hour rows, how many runs in all), and each request checks that fingerprint in the
-statement that reads the open hours. Equal, the kept hours are what the database holds;
-different (a late run, a rebuild after runs were lost), they are read again. Exact
-either way; a dashboard that refreshes reads a few rows instead of 744 for 30 days.
+``1h`` reads its runs (``store.metrics``). Longer periods read ``rollup_hour_totals``, and
+most of it from memory: a *closed* hour (before ``OPEN_HOURS`` ago) only changes when a
+run that started in it is recorded late, and then its ``runs`` grows, because runs are
+only ever added. So the sums and the series of the closed hours of a period and of the
+period before it are kept, per engine, beside their *fingerprint* (how many hour rows,
+how many runs in all), and each request checks that fingerprint in the statement that
+reads the open hours. Equal, the kept numbers are what the database holds; different (a
+late run, a rebuild after runs were lost), they are read again. Exact either way; a
+dashboard that refreshes reads a few rows instead of 1,488 for 30 days.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import functools
 import threading
 import weakref
 from collections import OrderedDict
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
@@ -25,11 +27,9 @@ from sqlalchemy import (
     Integer,
     Select,
     bindparam,
-    case,
     func,
     literal,
     select,
-    type_coerce,
     union_all,
 )
 from sqlmodel import Session, SQLModel, col
@@ -38,7 +38,7 @@ from store.rollups import COUNT_COLUMNS, count_sums, epoch_hour
 from store.tables import Run, UTCDateTime
 from store.utc import hour_of
 
-__all__ = ["OPEN_HOURS", "HourMetrics", "hourly_series"]
+__all__ = ["OPEN_HOURS", "HourMetrics", "PeriodHours", "last_hour_series", "period_hours"]
 
 # The current hour and the one before it are read every time: runs that start in an hour
 # are mostly recorded in it or just after it closes.
@@ -48,6 +48,7 @@ _KEPT_PER_ENGINE = 8
 
 _HOUR_TOTALS = SQLModel.metadata.tables["rollup_hour_totals"]
 _START = bindparam("start", type_=UTCDateTime())
+_PREVIOUS_START = bindparam("previous_start", type_=UTCDateTime())
 _OPEN_FROM = bindparam("open_from", type_=UTCDateTime())
 
 # (row count, total runs) of the closed hours
@@ -67,42 +68,96 @@ class HourMetrics(NamedTuple):
     average_duration_ms: float = 0.0
 
 
+# The sums of ``COUNT_COLUMNS`` over some hours, in that order.
+Sums = tuple[int, int, int, int, int, int, int, float]
+_NO_RUNS: Sums = (0, 0, 0, 0, 0, 0, 0, 0.0)
+
+
+class PeriodHours(NamedTuple):
+    """What the hour totals say of a period."""
+
+    current: Sums
+    previous: Sums
+    series: tuple[HourMetrics, ...]
+
+
 class _Closed(NamedTuple):
     fingerprint: Fingerprint
-    hours: tuple[HourMetrics, ...]
+    current: Sums
+    previous: Sums
+    series: tuple[HourMetrics, ...]
 
 
-_kept: weakref.WeakKeyDictionary[Engine, OrderedDict[tuple[datetime, datetime], _Closed]] = (
+_kept: weakref.WeakKeyDictionary[Engine, OrderedDict[tuple[datetime, ...], _Closed]] = (
     weakref.WeakKeyDictionary()
 )
 _kept_lock = threading.Lock()
 
 
-def hourly_series(
-    session: Session, *, start: datetime, now: datetime, from_runs: bool
-) -> tuple[HourMetrics, ...]:
-    """Each hour from ``start``'s to ``now``'s, zeros where no run started.
-
-    ``from_runs``: count the runs themselves (the last hour), not the hourly totals.
-    """
+def period_hours(
+    session: Session, *, previous_start: datetime, start: datetime, now: datetime
+) -> PeriodHours:
+    """Sums over ``[start, now]`` and ``[previous_start, start)``, and each hour from
+    ``start``'s to ``now``'s (zeros where no run started). Starts are whole hours."""
     bind = session.get_bind()
     dialect = bind.dialect.name
-    first, last = _index(start), _index(now)
-    if from_runs:
-        rows = session.execute(_from_runs(dialect), {"start": start}).all()
-        return _series(first, last, rows)
-    open_from = max(hour_of(now) - timedelta(hours=OPEN_HOURS - 1), hour_of(start))
-    found, fingerprint = _open_hours(session, dialect, start=start, open_from=open_from)
-    engine, key = bind.engine, (start, open_from)
+    open_from = max(hour_of(now) - timedelta(hours=OPEN_HOURS - 1), start)
+    bounds = {"previous_start": previous_start, "open_from": open_from}
+    open_rows: list[Any] = []
+    fingerprint: Fingerprint = (0, 0)
+    for row in session.execute(_open_statement(dialect), bounds).all():
+        if row[0] is None:
+            fingerprint = (int(row[9]), int(row[10]))
+        else:
+            open_rows.append(row[:9])
+    engine, key = bind.engine, (previous_start, start, open_from)
     closed = _kept_closed(engine, key)
     if closed is None or closed.fingerprint != fingerprint:
-        rows = session.execute(
-            _closed_statement(dialect), {"start": start, "open_from": open_from}
-        ).all()
-        hours = _series(first, _index(open_from) - 1, rows)
-        closed = _Closed(_fingerprint_of(hours), hours)
+        rows = session.execute(_closed_statement(dialect), bounds).all()
+        closed = _closed(rows, start=start, open_from=open_from)
         _keep(engine, key, closed)
-    return closed.hours + _series(_index(open_from), last, found)
+    return PeriodHours(
+        current=_add(closed.current, _sums(open_rows)),
+        previous=closed.previous,
+        series=closed.series + _series(_index(open_from), _index(now), open_rows),
+    )
+
+
+def last_hour_series(
+    session: Session, *, start: datetime, now: datetime
+) -> tuple[HourMetrics, ...]:
+    """Each hour from ``start``'s to ``now``'s, counted from the runs themselves."""
+    dialect = session.get_bind().dialect.name
+    rows = session.execute(_from_runs(dialect), {"start": start}).all()
+    return _series(_index(start), _index(now), rows)
+
+
+def _closed(rows: Sequence[Any], *, start: datetime, open_from: datetime) -> _Closed:
+    """The kept numbers of the closed hours, from their rows (hour index, then the sums)."""
+    first = _index(start)
+    current = [row for row in rows if row[0] >= first]
+    earlier = [row for row in rows if row[0] < first]
+    return _Closed(
+        fingerprint=(len(rows), sum(int(row[1]) for row in rows)),
+        current=_sums(current),
+        previous=_sums(earlier),
+        series=_series(first, _index(open_from) - 1, current),
+    )
+
+
+def _sums(rows: Sequence[Any]) -> Sums:
+    if not rows:
+        return _NO_RUNS
+    columns = list(zip(*rows, strict=True))[1:]
+    runs, passed, degraded, failed, skipped, retried, timed = (int(sum(c)) for c in columns[:7])
+    return (runs, passed, degraded, failed, skipped, retried, timed, float(sum(columns[7])))
+
+
+def _add(left: Sums, right: Sums) -> Sums:
+    runs, passed, degraded, failed, skipped, retried, timed = (
+        int(a + b) for a, b in zip(left[:7], right[:7], strict=True)
+    )
+    return (runs, passed, degraded, failed, skipped, retried, timed, left[7] + right[7])
 
 
 def _index(moment: datetime) -> int:
@@ -111,49 +166,30 @@ def _index(moment: datetime) -> int:
 
 
 def _series(first: int, last: int, rows: Any) -> tuple[HourMetrics, ...]:
+    """Rows of (hour index, ``COUNT_COLUMNS``...) as the series' points, hour by hour."""
     # Hours without runs are part of the series too (zeros), so charts keep their scale.
-    # 30 days are 744 hours: each is built straight from its row, without defaults or copies.
+    # 30 days are 744 hours: each is built straight from its row, without defaults.
     found = {row[0]: row for row in rows}
     series = []
     for index in range(first, last + 1):
         hour = datetime.fromtimestamp(index * 3600, UTC)
         row = found.get(index)
-        series.append(
-            HourMetrics(hour)
-            if row is None
-            else HourMetrics._make((hour, row[1], row[2], row[3], row[4]))
-        )
+        if row is None:
+            series.append(HourMetrics(hour))
+            continue
+        _, runs, passed, degraded, failed, _, _, timed, duration = row
+        average = duration / timed if timed else 0.0
+        series.append(HourMetrics._make((hour, runs, passed + degraded, failed, average)))
     return tuple(series)
 
 
-def _fingerprint_of(hours: tuple[HourMetrics, ...]) -> Fingerprint:
-    counted = [hour.runs for hour in hours if hour.runs]
-    return len(counted), sum(counted)
-
-
-def _open_hours(
-    session: Session, dialect: str, *, start: datetime, open_from: datetime
-) -> tuple[list[Any], Fingerprint]:
-    """The open hours' rows, and the closed hours' fingerprint, in one statement."""
-    fingerprint: Fingerprint = (0, 0)
-    found = []
-    for row in session.execute(
-        _open_statement(dialect), {"start": start, "open_from": open_from}
-    ).all():
-        if row[0] is None:
-            fingerprint = (int(row[5]), int(row[6]))
-        else:
-            found.append(row)
-    return found, fingerprint
-
-
-def _kept_closed(engine: Engine, key: tuple[datetime, datetime]) -> _Closed | None:
+def _kept_closed(engine: Engine, key: tuple[datetime, ...]) -> _Closed | None:
     with _kept_lock:
         periods = _kept.get(engine)
         return None if periods is None else periods.get(key)
 
 
-def _keep(engine: Engine, key: tuple[datetime, datetime], closed: _Closed) -> None:
+def _keep(engine: Engine, key: tuple[datetime, ...], closed: _Closed) -> None:
     with _kept_lock:
         periods = _kept.setdefault(engine, OrderedDict())
         periods[key] = closed
@@ -167,53 +203,36 @@ def _keep(engine: Engine, key: tuple[datetime, datetime], closed: _Closed) -> No
 
 @functools.cache
 def _open_statement(dialect: str) -> Select[Any]:
+    """The open hours' rows, then one row of the closed hours' fingerprint."""
     totals = _HOUR_TOTALS
-    nothing = literal(None, Integer)
-    open_rows = select(*_hour_columns(dialect), nothing, nothing).where(totals.c.hour >= _OPEN_FROM)
+    count, total = literal(None, Integer), literal(None, Integer)
+    open_rows = select(*_hour_row(dialect), count, total).where(totals.c.hour >= _OPEN_FROM)
+    nothing = [literal(None, Integer)] * len(COUNT_COLUMNS)
     fingerprint = select(
-        nothing,
-        nothing,
-        nothing,
-        nothing,
+        literal(None, Integer),
+        *nothing[:-1],
         literal(None, Float),
         func.count(),
         func.coalesce(func.sum(totals.c.runs), 0),
-    ).where(totals.c.hour >= _START, totals.c.hour < _OPEN_FROM)
+    ).where(totals.c.hour >= _PREVIOUS_START, totals.c.hour < _OPEN_FROM)
     return union_all(open_rows, fingerprint)  # type: ignore[return-value]
 
 
 @functools.cache
 def _closed_statement(dialect: str) -> Select[Any]:
     totals = _HOUR_TOTALS
-    return select(*_hour_columns(dialect)).where(
-        totals.c.hour >= _START, totals.c.hour < _OPEN_FROM
+    return select(*_hour_row(dialect)).where(
+        totals.c.hour >= _PREVIOUS_START, totals.c.hour < _OPEN_FROM
     )
 
 
 @functools.cache
 def _from_runs(dialect: str) -> Select[Any]:
     hour = epoch_hour(col(Run.started_at), dialect).label("hour")
-    sums = dict(zip(COUNT_COLUMNS, count_sums(), strict=True))
-    return select(hour, *_hour_values(sums)).where(col(Run.started_at) >= _START).group_by(hour)
+    return select(hour, *count_sums()).where(col(Run.started_at) >= _START).group_by(hour)
 
 
-def _hour_columns(dialect: str) -> list[Any]:
-    # Hours come back as integers (hours since 1970): no timestamp to parse per row. Only
-    # what the series shows is read: every value costs the database and the driver.
+def _hour_row(dialect: str) -> list[Any]:
+    # Hours come back as integers (hours since 1970): no timestamp to parse per row.
     totals = _HOUR_TOTALS
-    return [
-        epoch_hour(totals.c.hour, dialect),
-        *_hour_values({name: totals.c[name] for name in COUNT_COLUMNS}),
-    ]
-
-
-def _hour_values(counts: dict[str, Any]) -> list[Any]:
-    """``HourMetrics``' numbers from an hour's ``COUNT_COLUMNS`` (SQL expressions)."""
-    timed = counts["timed_runs"]
-    return [
-        counts["runs"],
-        counts["passed"] + counts["degraded"],
-        counts["failed"],
-        # A float divisor: dividing by an integer, SQLAlchemy casts it to NUMERIC.
-        case((timed > 0, counts["duration_sum_ms"] / type_coerce(timed, Float)), else_=0.0),
-    ]
+    return [epoch_hour(totals.c.hour, dialect), *(totals.c[name] for name in COUNT_COLUMNS)]

@@ -45,7 +45,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, SQLModel, col
 
 from store.alerts import AlertStatistics, count_alerts
-from store.hourly import HourMetrics, hourly_series
+from store.hourly import HourMetrics, last_hour_series, period_hours
 from store.latency import bucket_expression, bucket_value, percentile_buckets
 from store.reads import Reads
 from store.rollups import COUNT_COLUMNS, count_sums
@@ -73,7 +73,6 @@ RECENT_RUNS = 10
 _HOUR = timedelta(hours=1)
 _RUNS = SQLModel.metadata.tables["runs"]
 _STEPS = SQLModel.metadata.tables["step_results"]
-_HOUR_TOTALS = SQLModel.metadata.tables["rollup_hour_totals"]
 _ROLLUPS = {
     "hour": (SQLModel.metadata.tables["rollup_hours"], "hour"),
     "day": (SQLModel.metadata.tables["rollup_days"], "day"),
@@ -235,12 +234,7 @@ def period_metrics(
     with Reads(engine) as reads:
         state = reads.submit(lambda session: _state(session, window, details=details))
         (summary, previous), hours = reads.run(
-            lambda session: (
-                _counts(session, window),
-                hourly_series(
-                    session, start=window.start, now=now, from_runs=window.grain == "run"
-                ),
-            )
+            lambda session: _counts_and_hours(session, window, now=now)
         )
         latency_ms, percentiles, workflows, alerts = state.result()
     return PeriodMetrics(
@@ -254,6 +248,19 @@ def period_metrics(
         alerts=alerts,
         database_latency_ms=latency_ms,
     )
+
+
+def _counts_and_hours(
+    session: Session, window: PeriodWindow, *, now: datetime
+) -> tuple[tuple[Counts, Counts], tuple[HourMetrics, ...]]:
+    """The period's counts, the previous period's, and the hourly series."""
+    if window.grain == "run":
+        hours = last_hour_series(session, start=window.start, now=now)
+        return _counts(session, window), hours
+    totals = period_hours(
+        session, previous_start=window.previous_start, start=window.start, now=now
+    )
+    return (_to_counts(totals.current), _to_counts(totals.previous)), totals.series
 
 
 def _state(
@@ -309,8 +316,8 @@ def _to_counts(values: Any) -> Counts:
 
 
 def _counts(session: Session, window: PeriodWindow) -> tuple[Counts, Counts]:
-    """The period's counts and the previous period's, in one statement."""
-    row = session.execute(_counts_statement(window.grain), _bounds(window)).one()
+    """The last hour's counts and the hour's before, in one statement."""
+    row = session.execute(_counts_statement(), _bounds(window)).one()
     width = len(COUNT_COLUMNS)
     return _to_counts(row[:width]), _to_counts(row[width:])
 
@@ -325,13 +332,10 @@ _PREVIOUS_START = bindparam("previous_start", type_=UTCDateTime())
 
 
 @functools.cache
-def _counts_statement(grain: str) -> Select[Any]:
-    if grain == "run":
-        slot = _RUNS.c.started_at
-        values = _run_values()
-    else:
-        slot = _HOUR_TOTALS.c.hour
-        values = [_HOUR_TOTALS.c[name] for name in COUNT_COLUMNS]
+def _counts_statement() -> Select[Any]:
+    """The last hour's counts and the hour's before, from the runs (longer periods: hourly)."""
+    slot = _RUNS.c.started_at
+    values = _run_values()
     current = [
         func.coalesce(func.sum(case((slot >= _START, value), else_=0)), 0) for value in values
     ]

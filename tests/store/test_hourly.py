@@ -1,6 +1,7 @@
-"""The hourly series equals the runs' own counts, hour by hour, on both backends, while its
-closed hours are kept in memory: runs in the open hours, runs recorded late into closed
-hours, and hours that gain their first run all show at the next read."""
+"""A period's hour totals (its sums, the previous period's, its hourly series) equal the
+runs' own counts on both backends, while the closed hours are kept in memory: runs in the
+open hours, runs recorded late into closed hours of either period, and hours that gain
+their first run all show at the next read. (``_Store.read`` checks the sums.)"""
 
 from __future__ import annotations
 
@@ -12,11 +13,12 @@ from sqlalchemy import Engine, event
 from sqlmodel import Session
 
 from store import record_run
-from store.hourly import HourMetrics, hourly_series
+from store.hourly import HourMetrics, period_hours
 from tests.store.examples import passed_run
 from wfmon.results import RunStatus
 
 START = datetime(2026, 3, 1, tzinfo=UTC)
+PREVIOUS = START - timedelta(hours=31)
 NOW = START + timedelta(hours=30, minutes=20)
 
 Recorded = tuple[datetime, RunStatus, float]
@@ -43,6 +45,22 @@ def _expected(recorded: list[Recorded]) -> list[HourMetrics]:
     return hours
 
 
+def _sums(runs: list[Recorded]) -> tuple[object, ...]:
+    """The sums of ``store.rollups.COUNT_COLUMNS`` over ``runs``."""
+    statuses = [status for _, status, _ in runs]
+    timed = [ms for _, status, ms in runs if status is not RunStatus.SKIPPED]
+    return (
+        len(runs),
+        statuses.count(RunStatus.PASSED),
+        statuses.count(RunStatus.DEGRADED),
+        statuses.count(RunStatus.FAILED),
+        statuses.count(RunStatus.SKIPPED),
+        0,  # runs with attempts > 1: passed_run makes one attempt
+        len(timed),
+        float(sum(timed)),
+    )
+
+
 class _Store:
     """Records runs, reads the series, and counts the statements a read takes."""
 
@@ -65,8 +83,11 @@ class _Store:
         """The series, and how many statements reading it took."""
         before = self.statements
         with Session(self.engine) as session:
-            series = hourly_series(session, start=START, now=NOW, from_runs=False)
-        return list(series), self.statements - before
+            hours = period_hours(session, previous_start=PREVIOUS, start=START, now=NOW)
+        current = [run for run in self.recorded if run[0] >= START]
+        previous = [run for run in self.recorded if PREVIOUS <= run[0] < START]
+        assert (hours.current, hours.previous) == (_sums(current), _sums(previous))
+        return list(hours.series), self.statements - before
 
 
 @pytest.fixture
@@ -75,8 +96,9 @@ def store(migrated_engine: Engine) -> Iterator[_Store]:
 
 
 def test_kept_closed_hours_stay_exact_as_runs_arrive(store: _Store) -> None:
-    for hours, status, ms in ((0, RunStatus.PASSED, 120.0), (3, RunStatus.FAILED, 80.0)):
+    for hours, status, ms in ((-5, RunStatus.FAILED, 40.0), (0, RunStatus.PASSED, 120.0)):
         store.record(START + timedelta(hours=hours, minutes=5), status, ms)
+    store.record(START + timedelta(hours=3, minutes=5), RunStatus.FAILED, 80.0)
     store.record(NOW - timedelta(minutes=10), RunStatus.DEGRADED, 300.0)
 
     first, _ = store.read()
@@ -96,6 +118,9 @@ def test_kept_closed_hours_stay_exact_as_runs_arrive(store: _Store) -> None:
     store.record(START + timedelta(hours=7), RunStatus.PASSED, 50.0)
     series, statements = store.read()
     assert (series, statements) == (_expected(store.recorded), 2)
+    # Also into the period before: its sums change, the series does not.
+    store.record(START - timedelta(hours=2), RunStatus.DEGRADED, 70.0)
+    assert store.read() == (series, 2)
     assert series[7] == HourMetrics(START + timedelta(hours=7), 1, 1, 0, 50.0)
 
 
