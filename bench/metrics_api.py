@@ -45,6 +45,8 @@ from typing import Any
 import httpx
 from sqlalchemy import Engine, text
 
+from wfmon.processes import wait_healthy
+
 NOW = datetime(2026, 6, 1, 12, 30, tzinfo=UTC)
 SERVER_START_TIMEOUT_S = 60
 # Every this many rounds, the run recorded between rounds is a late one (see record_live_run).
@@ -321,23 +323,11 @@ def api_process(database_url: str) -> Iterator[str]:
     base_url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + SERVER_START_TIMEOUT_S
-        while not _answers(base_url):
-            if server.poll() is not None:
-                raise RuntimeError(f"the API server exited with {server.returncode}")
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"the API server did not answer in {SERVER_START_TIMEOUT_S} s")
-            time.sleep(0.1)  # polling a process start-up, not waiting for time to pass
+        wait_healthy(f"{base_url}/api/health", server, deadline=deadline, name="the API server")
         yield base_url
     finally:
         server.terminate()
         server.wait(timeout=30)
-
-
-def _answers(base_url: str) -> bool:
-    try:
-        return httpx.get(f"{base_url}/api/health", timeout=5).status_code < 500
-    except httpx.TransportError:
-        return False
 
 
 def _bind(engine: Engine, moment: datetime) -> Any:

@@ -68,9 +68,9 @@ class HourMetrics(NamedTuple):
     average_duration_ms: float = 0.0
 
 
-# The sums of ``COUNT_COLUMNS`` over some hours, in that order.
-Sums = tuple[int, int, int, int, int, int, int, float]
-_NO_RUNS: Sums = (0, 0, 0, 0, 0, 0, 0, 0.0)
+# The sums of ``COUNT_COLUMNS`` over some hours, in that order (the last one a float).
+Sums = tuple[float, ...]
+_NO_RUNS: Sums = (0,) * (len(COUNT_COLUMNS) - 1) + (0.0,)
 
 
 class PeriodHours(NamedTuple):
@@ -136,28 +136,23 @@ def _closed(rows: Sequence[Any], *, start: datetime, open_from: datetime) -> _Cl
     """The kept numbers of the closed hours, from their rows (hour index, then the sums)."""
     first = _index(start)
     current = [row for row in rows if row[0] >= first]
-    earlier = [row for row in rows if row[0] < first]
+    previous = _sums([row for row in rows if row[0] < first])
+    current_sums = _sums(current)
     return _Closed(
-        fingerprint=(len(rows), sum(int(row[1]) for row in rows)),
-        current=_sums(current),
-        previous=_sums(earlier),
+        fingerprint=(len(rows), int(current_sums[0] + previous[0])),
+        current=current_sums,
+        previous=previous,
         series=_series(first, _index(open_from) - 1, current),
     )
 
 
 def _sums(rows: Sequence[Any]) -> Sums:
-    if not rows:
-        return _NO_RUNS
-    columns = list(zip(*rows, strict=True))[1:]
-    runs, passed, degraded, failed, skipped, retried, timed = (int(sum(c)) for c in columns[:7])
-    return (runs, passed, degraded, failed, skipped, retried, timed, float(sum(columns[7])))
+    """Column by column, the sums of rows of (hour index, ``COUNT_COLUMNS``...)."""
+    return _add(_NO_RUNS, *(tuple(row[1:]) for row in rows))
 
 
-def _add(left: Sums, right: Sums) -> Sums:
-    runs, passed, degraded, failed, skipped, retried, timed = (
-        int(a + b) for a, b in zip(left[:7], right[:7], strict=True)
-    )
-    return (runs, passed, degraded, failed, skipped, retried, timed, left[7] + right[7])
+def _add(*sums: Sums) -> Sums:
+    return tuple(sum(column) for column in zip(*sums, strict=True))
 
 
 def _index(moment: datetime) -> int:
@@ -205,16 +200,13 @@ def _keep(engine: Engine, key: tuple[datetime, ...], closed: _Closed) -> None:
 def _open_statement(dialect: str) -> Select[Any]:
     """The open hours' rows, then one row of the closed hours' fingerprint."""
     totals = _HOUR_TOTALS
-    count, total = literal(None, Integer), literal(None, Integer)
-    open_rows = select(*_hour_row(dialect), count, total).where(totals.c.hour >= _OPEN_FROM)
-    nothing = [literal(None, Integer)] * len(COUNT_COLUMNS)
-    fingerprint = select(
-        literal(None, Integer),
-        *nothing[:-1],
-        literal(None, Float),
-        func.count(),
-        func.coalesce(func.sum(totals.c.runs), 0),
-    ).where(totals.c.hour >= _PREVIOUS_START, totals.c.hour < _OPEN_FROM)
+    null = literal(None, Integer)
+    open_rows = select(*_hour_row(dialect), null, null).where(totals.c.hour >= _OPEN_FROM)
+    # Typed nulls where the rows have the hour and its sums (the duration sum a float).
+    nulls = [null] * len(COUNT_COLUMNS) + [literal(None, Float)]
+    fingerprint = select(*nulls, func.count(), func.coalesce(func.sum(totals.c.runs), 0)).where(
+        totals.c.hour >= _PREVIOUS_START, totals.c.hour < _OPEN_FROM
+    )
     return union_all(open_rows, fingerprint)  # type: ignore[return-value]
 
 

@@ -333,7 +333,7 @@ _PREVIOUS_START = bindparam("previous_start", type_=UTCDateTime())
 
 @functools.cache
 def _counts_statement() -> Select[Any]:
-    """The last hour's counts and the hour's before, from the runs (longer periods: hourly)."""
+    """The last hour's counts and the hour's before, from the runs (longer: store.hourly)."""
     slot = _RUNS.c.started_at
     values = _run_values()
     current = [

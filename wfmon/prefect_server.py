@@ -10,10 +10,10 @@ import sys
 import time
 from collections.abc import Iterator
 
-import httpx
+from wfmon.processes import ServerStartError, wait_healthy
 
 
-class PrefectServerError(RuntimeError):
+class PrefectServerError(ServerStartError):
     """The local Prefect server did not come up."""
 
 
@@ -44,7 +44,13 @@ def local_prefect_server(
         stderr=subprocess.PIPE,
     )
     try:
-        _wait_healthy(api_url, process, deadline=time.monotonic() + startup_timeout)
+        wait_healthy(
+            f"{api_url}/health",
+            process,
+            deadline=time.monotonic() + startup_timeout,
+            name="prefect server",
+            error=PrefectServerError,
+        )
         yield api_url
     finally:
         process.terminate()
@@ -52,18 +58,3 @@ def local_prefect_server(
             process.wait(timeout=20)
         except subprocess.TimeoutExpired:
             process.kill()
-
-
-def _wait_healthy(api_url: str, process: subprocess.Popen[bytes], *, deadline: float) -> None:
-    with httpx.Client(timeout=2) as client:
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                stderr = process.stderr.read().decode(errors="replace") if process.stderr else ""
-                raise PrefectServerError(f"prefect server exited: {stderr[-2000:]}")
-            try:
-                if client.get(f"{api_url}/health").status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.25)  # polling a starting process; bounded by the deadline
-    raise PrefectServerError(f"prefect server did not answer at {api_url} in time")
